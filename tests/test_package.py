@@ -22,3 +22,9 @@ def test_every_notebook_declares_its_module():
         src = ''.join(cells[0]['source'])
         if nb.stem.startswith('9'): continue   # the paper notebook exports nothing
         assert src.startswith('#| default_exp'), f"{nb.name}: first cell must be '#| default_exp <module>'"
+
+def test_readme_is_index_notebook():
+    "README.md is generated from nbs/index.ipynb (its markdown cells); regenerate it after editing the notebook."
+    cells = json.loads((ROOT/'nbs'/'index.ipynb').read_text())['cells']
+    md = '\n\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown') + '\n'
+    assert (ROOT/'README.md').read_text() == md, "README.md is out of date: regenerate it from nbs/index.ipynb"

@@ -210,7 +210,8 @@ def wcs_wave(header, n:int, path='') -> np.ndarray:
     else: wave = crval + step * pix
     unit = header.get('CUNIT1')
     if unit is None and ctype.split('-')[0].lower() in _ANGSTROM | _NANOMETRE: unit = ctype.split('-')[0]
-    return wave * angstrom_per_unit(unit, path)
+    factor = angstrom_per_unit(unit, path)
+    return wave if factor == 1 else wave * factor
 
 # %% ../nbs/00_spectra.ipynb #88143cd0
 WAVE_COLUMNS = ('WAVE', 'WAVELENGTH', 'LAMBDA', 'WAVE_AIR', 'WAVEDATA_AIR_BARY', 'WAVE_VAC', 'WAVEDATA_VAC_BARY', 'LOGLAM')
@@ -227,7 +228,7 @@ def _spectrum_hdu(hdul, path):
 
 def _check_not_truncated(hdul, i, hdu, path):
     if str(path).endswith(('.gz', '.fz', '.bz2', '.Z')): return   # sizes on disk are compressed sizes
-    need, have = hdul.fileinfo(i)['datLoc'] + hdu.size, os.path.getsize(path)
+    need, have = hdu.fileinfo()['datLoc'] + hdu.size, os.path.getsize(path)   # (`hdul.fileinfo` re-serialises headers: slow)
     if have < need: raise EmptySpectrumError(path, f"truncated file: {have:,} bytes on disk, HDU {i} needs {need:,}")
 
 def _column(hdu, names):
@@ -271,9 +272,9 @@ def checked_arrays(wave, flux, err=None, path=''):
     if flux.size == 0: raise EmptySpectrumError(path, "flux array is empty")
     if wave.shape != flux.shape: raise WavelengthError(path, f"{wave.size:,} wavelengths for {flux.size:,} flux values")
     if flux.size < 2: raise EmptySpectrumError(path, "fewer than 2 pixels")
-    if not np.isfinite(wave).all(): raise WavelengthError(path, f"{(~np.isfinite(wave)).sum():,} non-finite wavelengths")
     d = np.diff(wave)
-    if not (d > 0).all():
+    if not (d > 0).all() or not np.isfinite(wave[[0, -1]]).all():   # a NaN inside fails the first test
+        if not np.isfinite(wave).all(): raise WavelengthError(path, f"{(~np.isfinite(wave)).sum():,} non-finite wavelengths")
         if not (d < 0).all():
             i = int(np.flatnonzero(d <= 0)[0])
             raise WavelengthError(path, f"wavelength not monotonic: pixel {i} at {wave[i]:.4f} Å, pixel {i+1} at {wave[i+1]:.4f} Å")

@@ -7,7 +7,7 @@ __all__ = ['SPECTRAL_WINDOWS', 'clip_windows', 'run_config', 'run_grid', 'run_st
            'node_values', 'Traversal', 'traverse', 'plot_traversal', 'traversal_filmstrip', 'traversal_html',
            'traversal_widget', 'robust_standardisation', 'LatentIndex']
 
-# %% ../nbs/08_explore.ipynb #1510bcea
+# %% ../nbs/08_explore.ipynb #06fe0bc2
 import base64, io, json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from sklearn.neighbors import NearestNeighbors
 from .spectra import Grid
 
-# %% ../nbs/08_explore.ipynb #78078a03
+# %% ../nbs/08_explore.ipynb #08b9f55f
 SPECTRAL_WINDOWS = {
     'Hβ 4861':        (4846., 4877.),
     'Mg b 5167-5184': (5160., 5190.),
@@ -38,7 +38,7 @@ def clip_windows(grid:Grid, windows:dict|None=None, min_pixels:int=10) -> dict:
         if (valid & (wave >= w0) & (wave <= w1)).sum() >= min_pixels: out[name] = (w0, w1)
     return out
 
-# %% ../nbs/08_explore.ipynb #e917e821
+# %% ../nbs/08_explore.ipynb #d2f0a512
 def run_config(run) -> dict:
     "The run's `config.json` as a dict (empty if absent)."
     p = Path(run)/'config.json'
@@ -58,7 +58,7 @@ def run_store(run, store=None):
     p = run_config(run).get('store')
     return Store(p) if p and Path(p).exists() else None
 
-# %% ../nbs/08_explore.ipynb #4e401919
+# %% ../nbs/08_explore.ipynb #8c1d6788
 class RunParts:
     "Model, latent means, their index (row, dp_id) and grid, from a run folder or given directly; loaded lazily."
     def __init__(self, run_or_model=None, latents=None, index=None, grid=None, device='cpu'):
@@ -111,7 +111,7 @@ class RunParts:
         if not len(hits): raise KeyError(f"dp_id {spectrum!r} is not among the {len(self.latents)} encoded spectra")
         return int(hits[0])
 
-# %% ../nbs/08_explore.ipynb #08f288d9
+# %% ../nbs/08_explore.ipynb #7ecdb88f
 def decode_latents(model, z, bs:int=16) -> np.ndarray:
     "Decode latent vectors `z` (n, n_latent) to spectra (n, length) float32."
     p = next(model.parameters(), None)
@@ -130,7 +130,7 @@ def encode_flux(model, flux) -> np.ndarray:
     with torch.no_grad(): mu, _ = model.encode(torch.from_numpy(x)[:, None].to(dev))
     return mu.float().cpu().numpy()
 
-# %% ../nbs/08_explore.ipynb #53968c00
+# %% ../nbs/08_explore.ipynb #9af3c259
 def node_values(latents, node:int, n:int=9, quantiles=(0.02, 0.98), spacing:str='quantile') -> np.ndarray:
     "`n` values of `node` spanning its observed range between the given quantiles."
     x = np.asarray(latents)[:, node]
@@ -138,7 +138,7 @@ def node_values(latents, node:int, n:int=9, quantiles=(0.02, 0.98), spacing:str=
     if spacing == 'linear': return np.linspace(*np.quantile(x, quantiles), n)
     raise ValueError(f"spacing must be 'quantile' or 'linear', got {spacing!r}")
 
-# %% ../nbs/08_explore.ipynb #3f47890d
+# %% ../nbs/08_explore.ipynb #534d3762
 @dataclass
 class Traversal:
     "Decoded frames of one node swept from one spectrum's latent mean."
@@ -156,7 +156,7 @@ class Traversal:
         "Frame closest to the spectrum's own value of the node."
         return self.frames[np.argmin(np.abs(self.values - self.mu[self.node]))]
 
-# %% ../nbs/08_explore.ipynb #b8db8e8f
+# %% ../nbs/08_explore.ipynb #1b1a24dc
 def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02, 0.98), spacing:str='quantile',
              values=None, latents=None, grid=None, store=None, device='cpu') -> Traversal:
     "Sweep `node` of `spectrum` (position, dp_id or latent vector) over its observed range and decode each frame."
@@ -177,7 +177,7 @@ def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02
         col = np.sort(parts.latents[:, node]); pct = 100 * np.searchsorted(col, values) / len(col)
     return Traversal(node, values, decode_latents(parts.model, z), mu, parts.grid, label, observed, pct)
 
-# %% ../nbs/08_explore.ipynb #589b5238
+# %% ../nbs/08_explore.ipynb #2f1f8e69
 def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=None, ncols:int=3,
                    cmap:str='coolwarm', panel_size=(4.2, 2.8), fig=None):
     "Frames of `trav` in zoomed spectral windows, coloured by node value; returns the figure."
@@ -206,7 +206,7 @@ def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=No
     fig.suptitle(title)
     return fig
 
-# %% ../nbs/08_explore.ipynb #8264aac8
+# %% ../nbs/08_explore.ipynb #b260650d
 def traversal_filmstrip(trav:Traversal, path=None, windows:dict|None=None, frames=None, cmap:str='coolwarm', dpi:int=90):
     "A grid of panels, one row per frame and one column per window, each frame over the base reconstruction."
     wins = clip_windows(trav.grid, windows)
@@ -228,7 +228,7 @@ def traversal_filmstrip(trav:Traversal, path=None, windows:dict|None=None, frame
     if path is not None: fig.savefig(path, dpi=dpi); plt.close(fig)
     return fig
 
-# %% ../nbs/08_explore.ipynb #1b7f4bbc
+# %% ../nbs/08_explore.ipynb #054509f2
 def _png_base64(fig, dpi) -> str:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
@@ -266,7 +266,7 @@ def traversal_html(trav:Traversal, path, windows:dict|None=None, dpi:int=70, **k
     path = Path(path); path.write_text(html, encoding='utf-8')
     return path
 
-# %% ../nbs/08_explore.ipynb #55a51b73
+# %% ../nbs/08_explore.ipynb #91a9fe01
 def traversal_widget(trav:Traversal, windows:dict|None=None, **kwargs):
     "An ipywidgets slider over the frames of `trav` (needs ipywidgets and a live kernel)."
     try: import ipywidgets as widgets
@@ -282,7 +282,7 @@ def traversal_widget(trav:Traversal, windows:dict|None=None, **kwargs):
     slider.observe(show, names='value'); show()
     return widgets.VBox([slider, out])
 
-# %% ../nbs/08_explore.ipynb #47a0b1c9
+# %% ../nbs/08_explore.ipynb #264c775d
 def robust_standardisation(x) -> tuple:
     "Per-column centre (median) and scale (1.4826 MAD, else std, else 1)."
     x = np.asarray(x, dtype=np.float64)
@@ -292,7 +292,7 @@ def robust_standardisation(x) -> tuple:
     scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.))
     return centre, scale
 
-# %% ../nbs/08_explore.ipynb #10dadd79
+# %% ../nbs/08_explore.ipynb #30cd1c93
 class LatentIndex:
     "Nearest-neighbour search over standardised informative nodes of the encoded archive."
     def __init__(self, latents, nodes, dp_ids=None, rows=None, labels:pd.DataFrame|None=None,
@@ -317,10 +317,15 @@ class LatentIndex:
         algo = 'kd_tree' if self.points.shape[1] <= 20 else 'ball_tree'
         self.nn = NearestNeighbors(algorithm=algo, leaf_size=40).fit(self.points)
 
+    def position(self, dp_id) -> int|None:
+        "Position of `dp_id` in the index (None if absent); the lookup table is built on first use."
+        if getattr(self, '_positions', None) is None: self._positions = {d: i for i, d in enumerate(self.dp_ids.tolist())}
+        return self._positions.get(str(dp_id))
+
     def __len__(self): return len(self.points)
     def __repr__(self): return f'LatentIndex({len(self)} spectra, nodes {self.nodes.tolist()})'
 
-# %% ../nbs/08_explore.ipynb #12eafaf5
+# %% ../nbs/08_explore.ipynb #f5d3771e
 def _run_nodes(run, mu) -> np.ndarray:
     rep = Path(run)/'report.json'
     if rep.exists():
@@ -346,7 +351,7 @@ def build(cls:LatentIndex, run, nodes=None, store=None):
     rows = idx['row'].to_numpy()
     return cls(mu, nodes, idx['dp_id'].to_numpy(), rows, _store_labels(run_store(run, store), rows), run=run, grid=run_grid(run))
 
-# %% ../nbs/08_explore.ipynb #3b8d5752
+# %% ../nbs/08_explore.ipynb #d91e0b08
 @patch
 def save(self:LatentIndex, path=None) -> Path:
     "Write `retrieval.npz` + `retrieval.json` into `path` (a folder, default the run folder); returns the npz path."
@@ -385,7 +390,7 @@ def load(cls:LatentIndex, path):
     self._fit()
     return self
 
-# %% ../nbs/08_explore.ipynb #25fa5c06
+# %% ../nbs/08_explore.ipynb #0ca5f01a
 @patch
 def _encode_file(self:LatentIndex, path) -> np.ndarray:
     if self.grid is None or self.run is None: raise ValueError(f"{path}: querying by file needs an index built from a run (model and grid)")
@@ -399,8 +404,8 @@ def _encode_file(self:LatentIndex, path) -> np.ndarray:
 def _point(self:LatentIndex, q) -> np.ndarray:
     "Standardised point of a query (latent vector, dp_id or FITS path)."
     if isinstance(q, (str, Path)):
-        hit = np.flatnonzero(self.dp_ids == str(q))
-        if len(hit): return self.points[hit[0]].astype(np.float64)
+        i = self.position(q)
+        if i is not None: return self.points[i].astype(np.float64)
         if Path(q).is_file(): q = self._encode_file(q)
         else: raise KeyError(f"{q!r}: neither a dp_id in the index nor an existing file")
     v = np.asarray(q, dtype=np.float64).ravel()
@@ -412,12 +417,10 @@ def _point(self:LatentIndex, q) -> np.ndarray:
 def query(self:LatentIndex, q, k:int=10, exclude_self:bool=True) -> pd.DataFrame:
     "The `k` nearest spectra to `q` (latent vector, dp_id or FITS path): rank, row, dp_id, distance, labels."
     x = self._point(q)
-    skip = self.dp_ids == str(q) if (exclude_self and isinstance(q, str)) else None
-    kk = min(len(self), k + (int(skip.sum()) if skip is not None else 0))
-    dist, idx = self.nn.kneighbors(x[None].astype(np.float32), n_neighbors=kk)
-    dist, idx = dist[0], idx[0]
-    if skip is not None: keep = ~skip[idx]; dist, idx = dist[keep], idx[keep]
-    dist, idx = dist[:k], idx[:k]
+    skip = self.position(q) if (exclude_self and isinstance(q, str)) else None
+    dist, idx = self.nn.kneighbors(x[None].astype(np.float32), n_neighbors=min(len(self), k + (skip is not None)))
+    keep = idx[0] != skip
+    dist, idx = dist[0][keep][:k], idx[0][keep][:k]
     out = pd.DataFrame({'rank': np.arange(1, len(idx) + 1), 'row': self.rows[idx], 'dp_id': self.dp_ids[idx], 'distance': dist})
     return pd.concat([out, self.labels.iloc[idx].reset_index(drop=True)], axis=1)
 

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
 from scipy.special import digamma, logsumexp, ndtri
 from sklearn.mixture import GaussianMixture
+from fastcore.parallel import parallel
 from .informative import informative_nodes
 
 # %% ../nbs/07_mutual_info.ipynb #83531f39
@@ -242,8 +243,10 @@ def _label_rows(z, y, groups, label, method, nodes, always, screen, screen_sigma
         rows.append((node, label, len(y), mi, err, nm, ns, 'full', method))
     return rows
 
+def _label_rows_job(args): return _label_rows(*args)
+
 def mi_table(latents, labels, method='ksg', nodes=None, always=None, labels_used=None, groups='target', screen=True,
-             screen_sigma=4., z_sig=5., n_perm=8, n_sigma=5, k=3, seed=0, **kw):
+             screen_sigma=4., z_sig=5., n_perm=8, n_sigma=5, k=3, seed=0, n_workers=2, **kw):
     "MI of every node with every available label: long DataFrame (node, label, n, mi, err, null_*, z, significant, stage, method)."
     z = np.asarray(latents, dtype=np.float64)
     if len(z) != len(labels): raise ValueError(f"latents ({len(z)} rows) and labels ({len(labels)} rows) must match row by row")
@@ -251,12 +254,14 @@ def mi_table(latents, labels, method='ksg', nodes=None, always=None, labels_used
     always = set() if always is None else set(int(a) for a in always)
     if isinstance(groups, str): groups = labels[groups].values if groups in labels.columns else None
     labels_used = [c for c in (labels_used or LABELS) if c in labels.columns and labels[c].notna().sum() > 10]
-    rows = []
+    jobs = []
     for label in labels_used:
         keep = usable_rows(z[:, nodes], labels[label].values, n_sigma)
-        g = None if groups is None else np.asarray(groups)[keep]
-        rows += _label_rows(z[keep][:, nodes], labels[label].values[keep].astype(float), g, label, method, nodes,
-                            always, screen, screen_sigma, n_perm, k, seed, kw)
+        jobs.append((z[keep][:, nodes], labels[label].values[keep].astype(float), None if groups is None else np.asarray(groups)[keep],
+                     label, method, nodes, always, screen, screen_sigma, n_perm, k, seed, kw))
+    per_label = (parallel(_label_rows_job, jobs, n_workers=n_workers, progress=False) if n_workers > 1 and len(jobs) > 1
+                 else map(_label_rows_job, jobs))
+    rows = [r for rs in per_label for r in rs]
     t = pd.DataFrame(rows, columns=['node', 'label', 'n', 'mi', 'err', 'null_mean', 'null_std', 'stage', 'method'])
     t['z'] = (t.mi - t.null_mean) / np.hypot(t.err, t.null_std)
     t['significant'] = (t.stage == 'full') & (t.z > z_sig)

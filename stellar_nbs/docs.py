@@ -10,7 +10,7 @@ __all__ = ['project_path', 'doc_notebooks', 'page_name', 'pandoc_slug', 'drop_re
            'check_docs', 'stellar_nbs_docs']
 
 # %% ../nbs/11_docs.ipynb #42367bd1
-import logging, os, re, shutil, sys, tempfile, time, base64, importlib, inspect, html
+import logging, os, re, shutil, sys, tempfile, time, base64, importlib, inspect, html, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,20 +88,20 @@ class split_title_cell(Processor):
 class exec_show_docs_recorded(exec_show_docs):
     "nbdev's `exec_show_docs`, recording a failing cell in `nb.problems_` instead of stopping."
     def __call__(self, cell):
+        executed = cell.get('outputs') if cell.cell_type == 'code' and not _shown_name(cell) else None
         try: super().__call__(cell)
         except Exception as e:
             err = e.__cause__ or e
             first = cell.source.strip().splitlines()[0] if cell.source.strip() else ''
             self.nb.problems_.append(f"cell {cell.idx_} ({first!r}): {type(err).__name__}: {err}")
             self.k.exc = None
+        if executed: cell.outputs = executed     # keep what `execute_notebook` produced for ordinary cells
 
-def docs_processors(executed=False):
-    "nbdev's docs processors (`FilterDefaults().procs()`), adapted as explained above; `executed` skips re-running."
+def docs_processors():
+    "nbdev's docs processors (`FilterDefaults().procs()`), adapted as explained above."
     res = [split_title_cell]
     for p in FilterDefaults().procs():
-        if p is exec_show_docs:
-            if not executed: res.append(exec_show_docs_recorded)
-        else: res.append(p)
+        res.append(exec_show_docs_recorded if p is exec_show_docs else p)
         if p is add_show_docs: res.append(drop_repeated_show_docs)
     return res
 
@@ -133,7 +133,7 @@ def process_notebook(path, execute=False, skip_flags=None):
     problems = execute_notebook(nb, path, skip_flags) if execute else []
     nb.problems_ = problems
     with working_directory(path.parent):
-        NBProcessor(nb=nb, procs=docs_processors(executed=execute)).process()
+        NBProcessor(nb=nb, procs=docs_processors()).process()
     return nb
 
 # %% ../nbs/11_docs.ipynb #ac1cd387
@@ -242,7 +242,10 @@ def render_notebook(notebook, docs_dir, execute=False, doc_url='', skip_flags=No
     page = page_name(notebook)
     in_test = os.environ.get('IN_TEST')
     os.environ['IN_TEST'] = '1'         # what nbdev sets while processing docs
-    try: nb = process_notebook(notebook, execute=execute, skip_flags=skip_flags)
+    try:
+        with warnings.catch_warnings():   # nbdev's import-and-code hint; the cells that actually fail are reported
+            warnings.filterwarnings('ignore', message='Found cells containing imports and other code')
+            nb = process_notebook(notebook, execute=execute, skip_flags=skip_flags)
     except Exception as e: nb = e
     finally:
         if in_test is None: del os.environ['IN_TEST']
@@ -356,8 +359,8 @@ def build_docs(dest='_docs', nbs='nbs', execute=False, notebooks=None, n_workers
         if not any(p['page'] == 'index.md' for p in pages): pages.insert(0, _home_from_readme(root, docs_dir))
         problems = [f"{p['notebook']}: {m}" for p in pages for m in p['problems']]
         if dest.exists(): shutil.rmtree(dest)
-        warnings = run_mkdocs(write_mkdocs_config(mkdocs_config(pages, docs_dir, dest, cfg), work/'mkdocs.yml'))
-    res = SiteBuild(dest, pages, problems, warnings, time.time() - start)
+        mk_warnings = run_mkdocs(write_mkdocs_config(mkdocs_config(pages, docs_dir, dest, cfg), work/'mkdocs.yml'))
+    res = SiteBuild(dest, pages, problems, mk_warnings, time.time() - start)
     if strict and problems: raise RuntimeError(f"{res}:\n" + '\n'.join(problems))
     return res
 
@@ -408,7 +411,7 @@ def stellar_nbs_docs(
     nbs:str='nbs',         # Folder holding the notebooks
     execute:bool=False,    # Run every notebook first, so pages show outputs and figures (slow)
     n_workers:int=2,       # Notebooks processed in parallel
-    strict:bool=False,     # Exit with status 1 if any notebook, link or API entry has a problem
+    strict:bool=False,     # Exit with status 1 if a notebook cell fails or a module page is incomplete
     build_dir:str=None,    # Keep the generated Markdown pages and mkdocs.yml here (default: a temporary folder)
 ):
     "Build the documentation site from the notebooks (nbdev processing + MkDocs Material) and check it."

@@ -6,11 +6,12 @@
 __all__ = ['HARPS_GAP', 'HARPS', 'META_KEYS', 'META_CARDS', 'WAVE_COLUMNS', 'FLUX_COLUMNS', 'ERR_COLUMNS', 'EXACT_TOL', 'Grid',
            'SpectrumError', 'NotOneDimensionalError', 'EmptySpectrumError', 'MissingFluxError', 'WavelengthError',
            'AllNaNError', 'Spectrum', 'dp_id_from_name', 'header_meta', 'angstrom_per_unit', 'wcs_wave',
-           'checked_arrays', 'read_spectrum', 'lattice_offset', 'pixel_edges', 'rebin', 'GriddedSpectrum', 'normalised',
-           'to_grid', 'plot_gridded', 'vacuum_to_air', 'air_to_vacuum']
+           'checked_arrays', 'raw_header', 'fast_arrays', 'astropy_arrays', 'read_spectrum', 'lattice_offset',
+           'pixel_edges', 'rebin', 'GriddedSpectrum', 'normalised', 'to_grid', 'plot_gridded', 'vacuum_to_air',
+           'air_to_vacuum']
 
 # %% ../nbs/00_spectra.ipynb #983e05fd
-import json, math, os, warnings
+import json, math, os, re, warnings
 from dataclasses import dataclass, asdict, field
 from functools import lru_cache
 from pathlib import Path
@@ -288,12 +289,73 @@ def checked_arrays(wave, flux, err=None, path=''):
     return wave, flux, err
 
 # %% ../nbs/00_spectra.ipynb #83490066
+_STRUCTURE_CARDS = ('SIMPLE', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'NAXIS3', 'BSCALE', 'BZERO', 'CRVAL1', 'CDELT1',
+                    'CD1_1', 'CRPIX1', 'CTYPE1', 'CUNIT1', 'DC-FLAG', 'ARCFILE')
+_KEEP = frozenset(k.encode() for k in _STRUCTURE_CARDS + sum(META_CARDS.values(), ()))
+_FLOAT_TYPES = {-32: '>f4', -64: '>f8', 'E': '>f4', 'D': '>f8'}
+_COMPRESSED = ('.gz', '.fz', '.bz2', '.Z')
+
+def _card_name(card:bytes) -> bytes:
+    if card[:8] != b'HIERARCH': return card[:8].rstrip()
+    eq = card.find(b'=')
+    return b'HIERARCH ' + b' '.join(card[8:eq].split()) if eq > 0 else b''
+
+def raw_header(f, keep=None) -> tuple:
+    "`(header, nbytes)` of the HDU at `f`'s position, parsing only the cards named in `keep` (all when None)."
+    cards, nbytes = [], 0
+    while True:
+        block = f.read(2880); nbytes += len(block)
+        if len(block) < 2880: raise EOFError("file ends inside a header")
+        for i in range(0, 2880, 80):
+            card = block[i:i + 80]
+            if card[:8] == b'END     ': return fits.Header.fromstring(b''.join(cards).decode('ascii', 'replace')), nbytes
+            if keep is None or _card_name(card) in keep: cards.append(card)
+
+def _one_row_float_columns(h) -> dict|None:
+    "`{NAME: (offset, count, dtype, unit)}` of a one-row binary table of float arrays, else None."
+    if h.get('XTENSION') != 'BINTABLE' or h.get('NAXIS2') != 1 or h.get('PCOUNT', 0) != 0: return None
+    cols, offset = {}, 0
+    for k in range(1, h.get('TFIELDS', 0) + 1):
+        m = re.fullmatch(r'\s*(\d*)([DE])\s*', str(h.get(f'TFORM{k}', '')))
+        if m is None or f'TSCAL{k}' in h or f'TZERO{k}' in h: return None
+        count = int(m[1] or 1)
+        cols[str(h.get(f'TTYPE{k}', '')).strip().upper()] = (offset, count, _FLOAT_TYPES[m[2]], h.get(f'TUNIT{k}'))
+        offset += count * (8 if m[2] == 'D' else 4)
+    return cols if offset == h.get('NAXIS1') else None
+
+def _need(path, have, need):
+    if have < need: raise EmptySpectrumError(path, f"truncated file: {have:,} bytes on disk, the header announces {need:,}")
+
+def fast_arrays(path) -> tuple|None:
+    "`(wave, flux, err, meta)` of a float 1-D primary image or an ESO one-row float table; None for any other file."
+    with open(path, 'rb') as f:
+        h0, start = raw_header(f, _KEEP)
+        if h0.get('SIMPLE') is not True or any(isinstance(v, str) and v.endswith('&') for v in h0.values()): return None
+        size = os.fstat(f.fileno()).st_size
+        if h0.get('NAXIS', 0) > 0:
+            shape, bitpix = [h0.get(f'NAXIS{k}', 0) for k in range(1, h0['NAXIS'] + 1)], h0.get('BITPIX')
+            if sum(n > 1 for n in shape) != 1 or bitpix not in _FLOAT_TYPES or h0.get('BSCALE', 1) != 1 or h0.get('BZERO', 0) != 0: return None
+            n = math.prod(shape)
+            _need(path, size, start + n * abs(bitpix) // 8)
+            flux = np.frombuffer(f.read(n * abs(bitpix) // 8), _FLOAT_TYPES[bitpix])
+            return wcs_wave(h0, n, path), flux, None, header_meta([h0], path)
+        h1, n1 = raw_header(f)
+        cols = _one_row_float_columns(h1)
+        if cols is None: return None
+        fcol, wcol, ecol = (next((c for c in names if c in cols), None) for names in (FLUX_COLUMNS, WAVE_COLUMNS, ERR_COLUMNS))
+        if fcol is None or wcol in (None, 'LOGLAM'): return None
+        _need(path, size, start + n1 + h1['NAXIS1'])
+        row = f.read(h1['NAXIS1'])
+        def column(name): offset, count, dtype, _ = cols[name]; return np.frombuffer(row, dtype, count, offset)
+        factor = angstrom_per_unit(cols[wcol][3], path)
+        wave = column(wcol) if factor == 1 else column(wcol) * factor
+        return wave, column(fcol), (column(ecol) if ecol else None), header_meta([h0, h1], path)
+
+# %% ../nbs/00_spectra.ipynb #6227441e
 from astropy.utils.exceptions import AstropyWarning
 
-def read_spectrum(path) -> Spectrum:
-    "Read a 1-D spectrum: ESO Phase-3 ADP table, HARPS DRS s1d, table with one row per pixel, or 1-D image with a wavelength WCS."
-    path = str(path)
-    if not os.path.isfile(path): raise EmptySpectrumError(path, "no such file")
+def astropy_arrays(path) -> tuple:
+    "`(wave, flux, err, meta)` of any supported layout, read with astropy; raises a `SpectrumError` subclass."
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', AstropyWarning)
@@ -301,13 +363,24 @@ def read_spectrum(path) -> Spectrum:
                 i, hdu = _spectrum_hdu(hdul, path)
                 _check_not_truncated(hdul, i, hdu, path)
                 wave, flux, err = (_table_arrays if _is_table(hdu) else _image_arrays)(hdu, path)
-                meta = header_meta([hdul[0].header, hdu.header] if i else [hdu.header], path)
+                return wave, flux, err, header_meta([hdul[0].header, hdu.header] if i else [hdu.header], path)
     except SpectrumError: raise
     except (OSError, ValueError, TypeError, IndexError, EOFError) as e:
         raise EmptySpectrumError(path, f"unreadable FITS ({type(e).__name__}: {e})") from None
+
+def read_spectrum(path, fast:bool=True) -> Spectrum:
+    "Read a 1-D spectrum: ESO Phase-3 ADP table, HARPS DRS s1d, table with one row per pixel, or 1-D image with a wavelength WCS."
+    path = str(path)
+    if not os.path.isfile(path): raise EmptySpectrumError(path, "no such file")
+    arrays = None
+    if fast and not path.endswith(_COMPRESSED):
+        try: arrays = fast_arrays(path)
+        except SpectrumError: raise
+        except Exception: arrays = None   # astropy reads it, or says what is wrong with it
+    wave, flux, err, meta = arrays or astropy_arrays(path)
     return Spectrum(*checked_arrays(wave, flux, err, path), meta=meta, path=path)
 
-# %% ../nbs/00_spectra.ipynb #949cb8a5
+# %% ../nbs/00_spectra.ipynb #a32fdaf3
 EXACT_TOL = 1e-6   # pixels: float64 round-off of a lattice written by another program
 
 def lattice_offset(wave:np.ndarray, grid:Grid) -> tuple:
@@ -358,7 +431,7 @@ def rebin(wave:np.ndarray, flux:np.ndarray, edges:np.ndarray, min_coverage:float
     np.divide(integral, cover, out=out, where=cover >= min_coverage * np.diff(edges))
     return out
 
-# %% ../nbs/00_spectra.ipynb #de2f8487
+# %% ../nbs/00_spectra.ipynb #9f82f46a
 @dataclass
 class GriddedSpectrum:
     "A spectrum on a `Grid`: float32 flux / median (NaN where invalid), validity mask and quality numbers."
@@ -409,7 +482,7 @@ def to_grid(spec:Spectrum, grid:Grid, min_median=50., min_mean=0., snap_tol=0.05
     else: raise ValueError(f"method must be 'exact', 'snapped' or 'resampled', not {method!r}")
     return normalised(raw, grid, method, min_median, min_mean)
 
-# %% ../nbs/00_spectra.ipynb #9d926be0
+# %% ../nbs/00_spectra.ipynb #6cea4e2b
 def plot_gridded(gs:GriddedSpectrum, grid:Grid, ax=None, title='', every:int=1):
     "Normalised flux on the grid's padded wavelength axis, pads and gaps shaded."
     import matplotlib.pyplot as plt
@@ -424,7 +497,7 @@ def plot_gridded(gs:GriddedSpectrum, grid:Grid, ax=None, title='', every:int=1):
     ax.legend(loc='upper right', fontsize=8)
     return ax
 
-# %% ../nbs/00_spectra.ipynb #2dcb8fea
+# %% ../nbs/00_spectra.ipynb #265ca083
 def vacuum_to_air(wave):
     "Air wavelengths (Å) from vacuum ones."
     s2 = (1e4 / np.asarray(wave, np.float64)) ** 2

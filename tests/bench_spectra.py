@@ -30,6 +30,7 @@ def main(repeats=5):
     cases = {
         'fits.getdata': bare_getdata,
         'fits.getdata(memmap=False)': lambda f: fits.getdata(f, memmap=False),
+        'read_spectrum(fast=False) (astropy)': lambda f: read_spectrum(f, fast=False),
         'read_spectrum': read_spectrum,
         'read_spectrum + to_grid(harps)': lambda f: to_grid(read_spectrum(f), harps),
         'read_spectrum + to_grid(4000:6900:0.2)': lambda f: to_grid(read_spectrum(f), demo),

@@ -8,6 +8,7 @@ from astropy.io import fits
 from hypothesis import assume, given, settings, strategies as st, HealthCheck
 
 from stellar_nbs.spectra import (Grid, Spectrum, GriddedSpectrum, read_spectrum, to_grid, rebin, pixel_edges, META_KEYS,
+                                 fast_arrays,
                                  SpectrumError, NotOneDimensionalError, EmptySpectrumError, MissingFluxError,
                                  WavelengthError, AllNaNError)
 
@@ -106,6 +107,19 @@ def test_all_alpha_cen_b():
     lines = np.array([f / median_filter(f, 101) for f in fluxes])
     assert np.corrcoef(lines).min() > 0.97
 
+def _same(a, b):
+    np.testing.assert_array_equal(a.wave, b.wave); np.testing.assert_array_equal(a.flux, b.flux)
+    assert a.meta == b.meta and a.path == b.path and (a.err is None) == (b.err is None)
+    if a.err is not None: np.testing.assert_array_equal(a.err, b.err)
+
+
+@needs_data
+def test_fast_path_reads_what_astropy_reads():
+    for path in [ADP, GL581] + ALPHA_CEN_B:
+        assert fast_arrays(path) is not None, path
+        _same(read_spectrum(path), read_spectrum(path, fast=False))
+    assert fast_arrays(E2DS) is None
+
 # ---------------------------------------------------------------- damaged and foreign files
 
 def _table(path, wave, flux, unit='Angstrom', one_row=True, names=('WAVE', 'FLUX'), nrows=1):
@@ -179,6 +193,30 @@ def test_foreign_formats(tmp_path):
     img = fits.PrimaryHDU(FLUX[None].astype(np.float32)); img.header.update(CRVAL1=5000., CDELT1=0.01)
     img.writeto(tmp_path/'deg.fits')
     np.testing.assert_allclose(read_spectrum(tmp_path/'deg.fits').wave, WAVE, atol=1e-8)
+
+
+def test_fast_path_on_written_files(tmp_path):
+    "Files this package's mock (and other writers) produce: the fast path takes the simple ones, astropy the rest."
+    import gzip
+    err = np.full_like(FLUX, 3.)
+    one_row = _table(tmp_path/'a.fits', WAVE, FLUX)
+    per_pixel = _table(tmp_path/'b.fits', WAVE / 10, FLUX, unit='nm', one_row=False)
+    nm_row = _table(tmp_path/'c.fits', WAVE / 10, FLUX, unit='nm')
+    img = fits.PrimaryHDU(FLUX.astype(np.float64)); img.header.update(CRVAL1=5000., CDELT1=0.01, CUNIT1='Angstrom', OBJECT='X')
+    img.writeto(tmp_path/'d.fits')
+    scaled = fits.PrimaryHDU((FLUX * 10).astype(np.int16)); scaled.header.update(CRVAL1=5000., CDELT1=0.01, BSCALE=0.1)
+    scaled.writeto(tmp_path/'e.fits')
+    (tmp_path/'f.fits.gz').write_bytes(gzip.compress(one_row.read_bytes()))
+    assert [fast_arrays(p) is not None for p in (one_row, per_pixel, nm_row, tmp_path/'d.fits', tmp_path/'e.fits')] == [True, False, True, True, False]
+    for p in (one_row, per_pixel, nm_row, tmp_path/'d.fits', tmp_path/'e.fits', tmp_path/'f.fits.gz'):
+        sp = read_spectrum(p)
+        _same(sp, read_spectrum(p, fast=False))
+        np.testing.assert_allclose(sp.wave, WAVE, rtol=1e-12); np.testing.assert_allclose(sp.flux, FLUX, atol=0.11)  # e.fits: int16 in 0.1 steps
+    assert read_spectrum(tmp_path/'f.fits.gz').meta['dp_id'] == 'ADP.2031-01-01T00:00:00.000'
+    cut = tmp_path/'cut.fits'
+    cut.write_bytes(one_row.read_bytes()[:-3000])
+    with pytest.raises(EmptySpectrumError, match='truncated file'): read_spectrum(cut)
+    with pytest.raises(EmptySpectrumError, match='truncated file'): read_spectrum(cut, fast=False)
 
 
 def test_log_lambda_image_resampled(tmp_path):

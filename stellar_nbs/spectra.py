@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 from fastcore.basics import patch
 
 # %% ../nbs/00_spectra.ipynb #1b34173a
@@ -352,8 +353,6 @@ def fast_arrays(path) -> tuple|None:
         return wave, column(fcol), (column(ecol) if ecol else None), header_meta([h0, h1], path)
 
 # %% ../nbs/00_spectra.ipynb #6227441e
-from astropy.utils.exceptions import AstropyWarning
-
 def astropy_arrays(path) -> tuple:
     "`(wave, flux, err, meta)` of any supported layout, read with astropy; raises a `SpectrumError` subclass."
     try:

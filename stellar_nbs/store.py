@@ -66,7 +66,8 @@ def grid_file(path, grid:Grid, min_median=50., dtype='float16'):
     n_valid = int(g.valid.sum())
     rec = _record(path, spec.meta, median_flux=_as_float(g.median), mean_flux=_as_float(g.mean), n_valid=n_valid, method=g.method)
     if g.degenerate or n_valid == 0: return {**rec, 'reason': g.reason or 'no valid pixel on the grid'}, None
-    flux = np.where(g.valid, g.flux, np.nan).astype(dtype)
+    flux = g.flux.astype(dtype)
+    flux[~g.valid] = np.nan
     return {**rec, 'status': 'ok'}, flux
 
 # %% ../nbs/02_store.ipynb #8347140e
@@ -159,7 +160,7 @@ def _open_state(store:Path, paths:list, grid:Grid, dtype):
         cat = read_catalog(store/'catalog.csv')
         recs = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in cat.astype(object).to_dict('records')]
         done = {r['source'] for r in recs}
-        if all(str(p) in done for p in paths): return recs, [], None
+        if all(str(p) in done for p in paths): return recs, [], False
         _write_atomic(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
     if journal.exists() and not partial.exists() and final.exists(): os.replace(final, partial)
     recs = read_journal(journal)
@@ -170,7 +171,7 @@ def _open_state(store:Path, paths:list, grid:Grid, dtype):
     if partial.exists(): resize_npy(partial, n_rows + len(todo))
     else: np.lib.format.open_memmap(partial, mode='w+', dtype=dtype, shape=(n_rows + len(todo), grid.length)).flush()
     if not journal.exists(): journal.touch()
-    return recs, todo, np.lib.format.open_memmap(partial, mode='r+')
+    return recs, todo, True
 
 def _finish(store:Path, recs:list):
     "Cut the array to the accepted rows, write catalog.csv, rename, drop the journal (each step atomic)."
@@ -194,13 +195,16 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     if not (store/'grid.json').exists(): _write_atomic(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
     paths = find_fits(src)
     if not paths: raise ValueError(f"{src}: no FITS files found")
-    recs, todo, flux = _open_state(store, paths, grid, dtype)
-    if flux is not None:
+    recs, todo, work = _open_state(store, paths, grid, dtype)
+    if work:
+        fd = os.open(store/'flux.partial.npy', os.O_RDWR)
+        with open(store/'flux.partial.npy', 'rb') as f: offset = _npy_offset(f)[2]
+        row_bytes = grid.length * np.dtype(dtype).itemsize
         row_of = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
         pending, last = [], time.monotonic()
         def checkpoint():
             nonlocal pending, last
-            flux.flush(); _append_journal(store/'journal.jsonl', pending)
+            os.fsync(fd); _append_journal(store/'journal.jsonl', pending)
             recs.extend(pending); pending, last = [], time.monotonic()
         results = _results(todo, grid, min_median, dtype, workers)
         try:
@@ -209,12 +213,11 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
                     rec.update(status='duplicate', reason=f"dp_id already stored in row {row_of[rec['dp_id']]}")
                 elif rec['status'] == 'ok':
                     rec['row'] = row_of[rec['dp_id']] = len(row_of)
-                    flux[rec['row']] = fl
+                    os.pwrite(fd, np.ascontiguousarray(fl, dtype=dtype).tobytes(), offset + rec['row'] * row_bytes)
                 pending.append(rec)
                 if time.monotonic() - last > checkpoint_s: checkpoint()
         finally:
-            checkpoint(); results.close()
-        del flux
+            checkpoint(); results.close(); os.close(fd)
         _finish(store, recs)
     res = Store(store)
     if labels is not None:

@@ -40,7 +40,8 @@ def test_notebooks_survive_nbdevs_docs_processing(site):
 @pytest.mark.slow
 def test_pages_have_no_hidden_or_exported_source(site):
     for nb in doc_notebooks(NBS):
-        ids, text = page_names(_html(site, nb))
+        page = re.sub(r'<div class="language-pytb highlight">.*?</pre>', '', _html(site, nb), flags=re.S)  # tracebacks
+        ids, text = page_names(page)
         for marker in ('#| export', '#| hide', 'nbdev_export()', 'show_doc('):
             assert marker not in text, f"{nb.name}: {marker!r} on the page"
 
@@ -60,3 +61,9 @@ def test_quarto_configuration_is_valid():
     vals['doc_path'] = cfg.doc_path.name
     # what nbdev's refresh_quarto_yml would write: nbdev.yml in sync with settings.ini
     assert yaml.safe_load((NBS/'nbdev.yml').read_text()) == yaml.safe_load(_nbdev_yml.format(**vals))
+
+def test_command_line_help():
+    import subprocess, sys
+    res = subprocess.run([sys.executable, '-m', 'stellar_nbs.docs', '--help'], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert '--execute' in res.stdout and '--dest' in res.stdout

@@ -6,13 +6,13 @@
 __all__ = ['MOCK_NODES', 'mock_latents', 'node_spread', 'informative_nodes', 'mad_stem', 'activity_ratio', 'active_units',
            'beyond_null', 'count_ci', 'count_summary', 'match_nodes', 'compare_seeds']
 
-# %% ../nbs/06_informative.ipynb #a3fa76ec
+# %% ../nbs/06_informative.ipynb #43d3c599
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from scipy.optimize import linear_sum_assignment
 
-# %% ../nbs/06_informative.ipynb #8dedbc58
+# %% ../nbs/06_informative.ipynb #4e477a2e
 MOCK_NODES = {'teff': 3, 'radvel': 17, 'teff_logg': 40, 'pwv': 41, 'pwv_copy': 64, 'radvel_sq': 90}
 
 def _sptype_letter(teff):
@@ -44,7 +44,7 @@ def mock_latents(n=2000, n_latent=128, seed=0):
     for j in MOCK_NODES.values(): logvar[:, j] = np.log(0.01**2)
     return mu.astype(np.float32), logvar.astype(np.float32), lab, truth
 
-# %% ../nbs/06_informative.ipynb #8461c405
+# %% ../nbs/06_informative.ipynb #d7822d73
 def node_spread(latents, stat='mad'):
     "Spread of every node over the dataset: 'mad' (median |z - median z|) or 'mean_abs' (mean |z - mean z|)."
     z = np.asarray(latents, dtype=np.float64)
@@ -53,29 +53,30 @@ def node_spread(latents, stat='mad'):
     if stat == 'mean_abs': return np.mean(np.abs(z - z.mean(axis=0)), axis=0)
     raise ValueError(f"unknown spread statistic {stat!r}: use 'mad' or 'mean_abs'")
 
-# %% ../nbs/06_informative.ipynb #df6e3bd5
+# %% ../nbs/06_informative.ipynb #cb4d88c5
 def informative_nodes(latents, threshold=0.02, stat='mad'):
     "Indices of the nodes whose spread (`node_spread`) exceeds `threshold` (the paper: MAD > 0.02)."
     return np.flatnonzero(node_spread(latents, stat) > threshold)
 
-# %% ../nbs/06_informative.ipynb #5d8e35d1
+# %% ../nbs/06_informative.ipynb #0948907b
 def mad_stem(spread, threshold=0.02, null=None, ax=None, stat='MAD', title=None):
     "Stem plot of the spread per node with the threshold line (and an optional null spread per node)."
     spread = np.asarray(spread)
     if ax is None: _, ax = plt.subplots(figsize=(10, 3))
     nodes = np.arange(len(spread))
-    ax.stem(nodes, spread, linefmt='C0-', markerfmt='C0.', basefmt='k-')
+    ax.stem(nodes, spread, linefmt='C0-', markerfmt='C0.', basefmt=' ', bottom=1e-6)
     hot = spread > threshold
     ax.plot(nodes[hot], spread[hot], 'o', color='C3', label=f'informative ({hot.sum()})')
     if null is not None: ax.plot(nodes, np.asarray(null), '_', color='0.5', ms=6, label='untrained model')
     ax.axhline(threshold, color='C3', ls='--', lw=1, label=f'threshold {threshold:g}')
-    ax.set_yscale('symlog', linthresh=threshold / 2)
+    ax.set_yscale('log')
+    ax.set_ylim(max(spread[spread > 0].min(initial=threshold) / 2, 1e-6), None)
     ax.set(xlabel='latent node', ylabel=f'{stat} of $\\mu$ over spectra', xlim=(-1, len(spread)),
            title=title or f'Spread of the bottleneck nodes ({stat})')
     ax.legend(loc='upper right', fontsize=8)
     return ax
 
-# %% ../nbs/06_informative.ipynb #29ab7d55
+# %% ../nbs/06_informative.ipynb #647bfd26
 def activity_ratio(mu, logvar):
     "Per node: variance of the posterior mean across spectra over the mean posterior variance."
     mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
@@ -86,13 +87,13 @@ def active_units(mu, logvar, min_ratio=1.0):
     "Indices of active nodes: Var_x(mu) > `min_ratio` x E_x[exp(logvar)] (Burda et al. 2016, noise-referenced)."
     return np.flatnonzero(activity_ratio(mu, logvar) > min_ratio)
 
-# %% ../nbs/06_informative.ipynb #2ed22d20
+# %% ../nbs/06_informative.ipynb #29c16f72
 def beyond_null(latents, null_latents, stat='mad', q=1.0):
     "Indices of nodes whose spread exceeds the `q` quantile of the untrained model's node spreads."
     cut = np.quantile(node_spread(null_latents, stat), q)
     return np.flatnonzero(node_spread(latents, stat) > cut)
 
-# %% ../nbs/06_informative.ipynb #1e97954a
+# %% ../nbs/06_informative.ipynb #98738729
 def count_ci(select, *arrays, n_boot=200, level=0.95, seed=0):
     "Count of `select(*arrays)` with a bootstrap percentile interval over spectra: dict(count, lo, hi, level)."
     n = len(arrays[0])
@@ -102,7 +103,7 @@ def count_ci(select, *arrays, n_boot=200, level=0.95, seed=0):
     lo, hi = np.quantile(counts, [(1 - level) / 2, (1 + level) / 2])
     return dict(count=int(len(select(*arrays))), lo=int(np.floor(lo)), hi=int(np.ceil(hi)), level=level)
 
-# %% ../nbs/06_informative.ipynb #c5fb75dd
+# %% ../nbs/06_informative.ipynb #1af1da5c
 def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad', n_boot=200, seed=0):
     "Table of informative-node counts with bootstrap intervals: threshold rule, active units, untrained null."
     rows = {f'{stat} > {threshold:g} (paper)': count_ci(lambda m: informative_nodes(m, threshold, stat), mu, n_boot=n_boot, seed=seed)}
@@ -110,9 +111,9 @@ def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad'
         rows['active units: Var(mu) > E[sigma^2]'] = count_ci(active_units, mu, logvar, n_boot=n_boot, seed=seed)
     if null_latents is not None:
         rows[f'{stat} > max {stat} of untrained model'] = count_ci(lambda m: beyond_null(m, null_latents, stat), mu, n_boot=n_boot, seed=seed)
-    return pd.DataFrame(rows).T.rename_axis('rule')
+    return pd.DataFrame(rows).T.astype({'count': int, 'lo': int, 'hi': int, 'level': float}).rename_axis('rule')
 
-# %% ../nbs/06_informative.ipynb #c679f89d
+# %% ../nbs/06_informative.ipynb #fb3ac3df
 def _rank(a):
     return np.argsort(np.argsort(a, axis=0), axis=0).astype(np.float64)
 
@@ -130,7 +131,7 @@ def match_nodes(latents_a, latents_b, nodes_a=None, nodes_b=None, min_corr=0.5):
     out['matched'] = out.rho.abs() >= min_corr
     return out.sort_values('rho', key=np.abs, ascending=False, ignore_index=True)
 
-# %% ../nbs/06_informative.ipynb #1ed5a4c3
+# %% ../nbs/06_informative.ipynb #a996673e
 def compare_seeds(latents_list, names=None, threshold=0.02, min_corr=0.5, n_boot=100):
     "Per run: informative count with CI, and nodes matched to the first run's informative nodes."
     names = names or [f'run{i}' for i in range(len(latents_list))]

@@ -78,13 +78,14 @@ def mi_indicator(latents, y, bins=PAPER_BINS, n_sigma=5):
     rows = {b: hist_mi_nodes(z, yc, b) for b in bins}
     return pd.DataFrame({b: r / r.max() if r.max() > 0 else r for b, r in rows.items()}).T.rename_axis('bins')
 
-def plot_mi_indicator(indicator, label='', ax=None):
+def plot_mi_indicator(indicator, label='', ax=None, colorbar=True):
     "Heat map of an `mi_indicator` table."
     if ax is None: _, ax = plt.subplots(figsize=(10, 2.2))
     im = ax.imshow(indicator.values, aspect='auto', cmap='viridis', vmin=0, vmax=1, interpolation='nearest')
     ax.set_yticks(range(len(indicator)), indicator.index)
-    ax.set(xlabel='latent node', ylabel='bins per axis', title=f'MI indicator: nodes vs {label} (normalised per binning)')
-    plt.colorbar(im, ax=ax, label='MI / max MI', pad=0.01)
+    ax.set(xlabel='latent node', ylabel='bins per axis')
+    ax.set_title(f'MI indicator: nodes vs {label} (normalised per binning)', fontsize=9)
+    if colorbar: plt.colorbar(im, ax=ax, label='MI / max MI', pad=0.01)
     return ax
 
 # %% ../nbs/07_mutual_info.ipynb #bf7c4236
@@ -290,7 +291,7 @@ def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and
     "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error."
     mi, err = mi_matrix(table, 'mi'), mi_matrix(table, 'err')
     if nodes is not None: mi, err = mi.loc[list(nodes)], err.loc[list(nodes)]
-    if ax is None: _, ax = plt.subplots(figsize=(1 + 0.9 * mi.shape[1], 1 + 0.35 * mi.shape[0]))
+    if ax is None: _, ax = plt.subplots(figsize=(1.5 + 0.9 * mi.shape[1], 1.2 + 0.35 * mi.shape[0]), layout='constrained')
     im = ax.imshow(mi.values.clip(0), cmap='magma', aspect='auto')
     for (i, j), v in np.ndenumerate(mi.values):
         ax.text(j, i, f'{v:.2f}±{err.values[i, j]:.2f}', ha='center', va='center', fontsize=6,
@@ -319,7 +320,7 @@ def independent_nodes(table, nn_mi, nodes, spread=None, label_mi=0.2, redundant_
     out['best_label'] = top.label; out['label_mi'] = top.mi_corr
     out['explained'] = out.label_mi >= label_mi
     order = sorted(nodes, key=lambda n: -spread[n]) if spread is not None else nodes
-    kept, out['redundant_with'] = [], -1
+    kept, out['redundant_with'] = [], pd.array([pd.NA] * len(out), dtype='Int64')
     for n in order:
         if out.loc[n, 'explained']: continue
         twin = [m for m in kept if nn_mi.loc[n, m] >= redundant_mi]

@@ -288,17 +288,18 @@ def rank_nodes(table, nodes):
 
 # %% ../nbs/07_mutual_info.ipynb #cece0928
 def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and labels'):
-    "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error."
-    mi, err = mi_matrix(table, 'mi'), mi_matrix(table, 'err')
-    if nodes is not None: mi, err = mi.loc[list(nodes)], err.loc[list(nodes)]
+    "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error; only significant cells coloured."
+    mi, err, sig = (mi_matrix(table, c) for c in ('mi', 'err', 'significant'))
+    if nodes is not None: mi, err, sig = mi.loc[list(nodes)], err.loc[list(nodes)], sig.loc[list(nodes)]
     if ax is None: _, ax = plt.subplots(figsize=(1.5 + 0.9 * mi.shape[1], 1.2 + 0.35 * mi.shape[0]), layout='constrained')
-    im = ax.imshow(mi.values.clip(0), cmap='magma', aspect='auto')
+    shown = np.where(sig.values.astype(bool), mi.values, 0.).clip(0)
+    im = ax.imshow(shown, cmap='magma', aspect='auto', vmin=0)
     for (i, j), v in np.ndenumerate(mi.values):
         ax.text(j, i, f'{v:.2f}±{err.values[i, j]:.2f}', ha='center', va='center', fontsize=6,
-                color='w' if v < 0.6 * np.nanmax(mi.values) else 'k')
+                color=('w' if shown[i, j] < 0.6 * max(shown.max(), 1e-9) else 'k') if sig.values[i, j] else '0.55')
     ax.set_xticks(range(mi.shape[1]), mi.columns); ax.set_yticks(range(mi.shape[0]), mi.index)
     ax.set(xlabel='label', ylabel='latent node', title=title)
-    plt.colorbar(im, ax=ax, label='MI [nats]')
+    plt.colorbar(im, ax=ax, label='MI [nats] (significant cells; grey text: not significant)')
     return ax
 
 # %% ../nbs/07_mutual_info.ipynb #82c696cd

@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['C_KMS', 'BUNDLED_LINELISTS', 'VALD_ELEMENTS', 'linelist_dir', 'read_vald', 'g2_mask', 'doppler_factor', 'ccf',
-           'continuum', 'ccf_rv']
+           'continuum', 'ccf_rv', 'der_snr', 'band_depth']
 
-# %% ../nbs/01a_ccf.ipynb #0a433422
+# %% ../nbs/01a_ccf.ipynb #05fd3907
 import os
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
 
-# %% ../nbs/01a_ccf.ipynb #3254f481
+# %% ../nbs/01a_ccf.ipynb #5080c063
 C_KMS = 299792.458                          # speed of light [km/s]
 BUNDLED_LINELISTS = Path(__file__).resolve().parent/'data' if '__file__' in globals() else Path('../stellar_nbs/data').resolve()
 
@@ -26,7 +26,7 @@ def linelist_dir() -> Path:
     if (shared/'HARPS_G2.mas').exists(): return shared
     return BUNDLED_LINELISTS
 
-# %% ../nbs/01a_ccf.ipynb #57e94c5a
+# %% ../nbs/01a_ccf.ipynb #d8444376
 VALD_ELEMENTS = ('H', 'C', 'O', 'Na', 'Mg', 'Al', 'Si', 'K', 'Ca', 'Fe')
 
 def read_vald(element:str, directory=None) -> pd.DataFrame:
@@ -39,7 +39,7 @@ def read_vald(element:str, directory=None) -> pd.DataFrame:
     ion = np.rint((a[:, 1] % 1) * 10).astype(int)
     return pd.DataFrame(dict(wave=a[:, 0], element=element, ion=ion, chi=a[:, 2], loggf=a[:, 3], damping=a[:, 4]))
 
-# %% ../nbs/01a_ccf.ipynb #abb4e3b5
+# %% ../nbs/01a_ccf.ipynb #92ad4f51
 @lru_cache(maxsize=4)
 def _read_mask(path:str) -> pd.DataFrame:
     try: a = np.loadtxt(path, ndmin=2)
@@ -53,7 +53,7 @@ def g2_mask(path=None) -> pd.DataFrame:
     "The HARPS G2 CCF mask: columns start, end, weight, center (Å)."
     return _read_mask(str(path or linelist_dir()/'HARPS_G2.mas')).copy()
 
-# %% ../nbs/01a_ccf.ipynb #5255f4db
+# %% ../nbs/01a_ccf.ipynb #eead7bed
 def doppler_factor(v):
     "Exact relativistic Doppler factor λ_obs/λ_emit for a radial velocity `v` [km/s] (positive = receding)."
     b = np.asarray(v, dtype=np.float64) / C_KMS
@@ -95,7 +95,7 @@ def continuum(wave, flux, width=5., q=95) -> np.ndarray:
     centres = wave[:m * n].reshape(m, n).mean(1)
     return np.maximum(np.interp(wave, centres, level), 1e-30 * max(level.max(), 1e-30))
 
-# %% ../nbs/01a_ccf.ipynb #d20027f4
+# %% ../nbs/01a_ccf.ipynb #ca640449
 def _fit_gaussian_dip(v, c):
     from scipy.optimize import curve_fit
     g = lambda x, a, mu, s, b: b - a * np.exp(-0.5 * ((x - mu) / s) ** 2)
@@ -118,3 +118,20 @@ def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
     except RuntimeError: raise ValueError("ccf_rv: Gaussian fit to the CCF did not converge") from None
     if not (a > 0 and v[0] < mu < v[-1]): raise ValueError(f"ccf_rv: no CCF dip found near {v0[i]:.1f} km/s")
     return float(mu)
+
+# %% ../nbs/01a_ccf.ipynb #400b400c
+def der_snr(flux, chunks:int=1) -> float:
+    "DER_SNR estimate of the signal-to-noise ratio per pixel (Stoehr et al. 2008); median over `chunks` pieces."
+    f = np.asarray(flux, np.float64); f = f[np.isfinite(f)]
+    if len(f) < 5 * chunks: raise ValueError("der_snr needs at least 5 finite pixels per chunk")
+    if chunks > 1: return float(np.median([der_snr(c) for c in np.array_split(f, chunks)]))
+    noise = 1.482602 / np.sqrt(6.) * np.median(np.abs(2 * f[2:-2] - f[:-4] - f[4:]))
+    return float(np.median(f) / noise) if noise > 0 else float('inf')
+
+def band_depth(wave, flux, band, sides) -> float:
+    "Line-depth index: 1 − ⟨flux in `band`⟩ / ⟨flux in the `sides` windows⟩ (wavelengths in Å)."
+    wave, flux = np.asarray(wave), np.asarray(flux, np.float64)
+    inside = lambda w0, w1: (wave >= w0) & (wave <= w1) & np.isfinite(flux)
+    b, s = inside(*band), np.any([inside(*w) for w in sides], axis=0)
+    if b.sum() == 0 or s.sum() == 0: raise ValueError(f"band_depth: no pixels in band {band} or sides {sides}")
+    return float(1 - flux[b].mean() / flux[s].mean())

@@ -128,7 +128,7 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
     dls.train_rows, dls.valid_rows, dls.store = rows[tr], rows[va], store
     return dls
 
-# %% ../nbs/03_data.ipynb #93d1baa9
+# %% ../nbs/03_data.ipynb #d345072d
 def iter_store(store, bs=64, rows=None, device=None, prefetch=True):
     "Yield `(rows, flux (B,1,L) float32, valid (B,1,L) bool)` over `rows` (default all), in order."
     reader = RowReader(store)

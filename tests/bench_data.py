@@ -54,14 +54,14 @@ def main(n=512, bs=32):
         def epoch(dl):
             for b in dl: pass
         def sequential(): 
-            for b in iter_store(st, bs=64): pass
+            for b in iter_store(st, bs=bs): pass
         print(f"store {n} x {st.grid.length} float16 ({size:.0f} MB), bs={bs}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}")
         print(f"{'reader':52s} {'warm sp/s':>10s} {'cold sp/s':>10s} {'warm ratio':>11s}")
         rows = [('numpy: memmap[sorted random rows] -> float32 (baseline)', numpy_baseline, n_train),
                 ('StoreDL train epoch, balanced, num_workers=0', lambda: epoch(dls.train), n_train),
                 ('StoreDL train epoch, balanced, num_workers=2', lambda: epoch(store_dataloaders(st, bs=bs, num_workers=2, device='cpu').train), n_train),
                 ('StoreDL valid epoch (sequential)', lambda: epoch(dls.valid), len(dls.valid_rows)),
-                ('iter_store bs=64 (sequential, prefetch thread)', sequential, n)]
+                ('iter_store (sequential slices, prefetch thread)', sequential, n)]
         base = None
         for name, f, k in rows:
             f()                                                    # warm-up (and page cache)

@@ -105,7 +105,7 @@ def main(n=200, repeats=2):
         print("time per file in one process (first 40 files): " + ', '.join(f"{k} {1e3 * v / 40:.1f} ms ({100 * v / tot:.0f}%)" for k, v in stages.items()))
         out = (tmp/'s1_0'/'flux.npy').stat().st_size / 2**20
         print(f"store: {p1['n']} rows, flux.npy {out:.0f} MB; identical with 1 and 2 workers: "
-              f"{np.array_equal(np.load(tmp/'s1_0'/'flux.npy'), np.load(tmp/'s2'/'flux.npy'), equal_nan=True)}")
+              f"{np.array_equal(np.load(tmp/'s1_0'/'flux.npy'), np.load(tmp/'s2_0'/'flux.npy'), equal_nan=True)}")
     finally: shutil.rmtree(tmp)
 
 if __name__ == '__main__': main(*(int(a) for a in sys.argv[1:3]))

@@ -66,8 +66,10 @@ def grid_file(path, grid:Grid, min_median=50., dtype='float16'):
     n_valid = int(g.valid.sum())
     rec = _record(path, spec.meta, median_flux=_as_float(g.median), mean_flux=_as_float(g.mean), n_valid=n_valid, method=g.method)
     if g.degenerate or n_valid == 0: return {**rec, 'reason': g.reason or 'no valid pixel on the grid'}, None
-    flux = g.flux.astype(dtype)
+    with np.errstate(over='ignore'): flux = g.flux.astype(dtype)
     flux[~g.valid] = np.nan
+    if dtype == 'float16' and np.isinf(flux).any():       # a spike > 65504 x median: keep it finite
+        big = np.isinf(flux); flux[big] = np.sign(flux[big]) * np.finfo(np.float16).max
     return {**rec, 'status': 'ok'}, flux
 
 # %% ../nbs/02_store.ipynb #8347140e

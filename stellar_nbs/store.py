@@ -10,6 +10,7 @@ __all__ = ['FITS_SUFFIXES', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits', 'gri
 import json, os, time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -245,20 +246,24 @@ class Store:
             raise ValueError(f"{self.path}: flux.npy {self.flux.shape} does not match catalog.csv ({n} accepted rows) and grid ({self.grid.length} px)")
 
     def __len__(self): return len(self.accepted)
+    def __reduce__(self): return (Store, (self.path,))     # pickles as its path: never copies the array
     def __repr__(self):
         counts = self.catalog.status.value_counts().to_dict()
         return f"Store('{self.path}', {len(self)} spectra x {self.grid.length} px {self.flux.dtype}, {counts})"
-    @property
+    @cached_property
     def dp_ids(self) -> np.ndarray: return self.accepted.dp_id.to_numpy(dtype=str)
-    @property
+    @cached_property
     def targets(self) -> np.ndarray: return self.accepted.object.fillna('').to_numpy(dtype=str)
     @property
     def labels(self) -> pd.DataFrame:
         "Labels per row (index 0..n-1, NaN where unknown); no columns when no labels were joined."
         f = self.path/'labels.csv'
         if not f.exists(): return pd.DataFrame(index=pd.RangeIndex(len(self), name='row'))
-        lab = pd.read_csv(f, dtype={'dp_id': str}).set_index('row')
-        return lab.drop(columns=['dp_id'], errors='ignore').reindex(pd.RangeIndex(len(self), name='row'))
+        key = (f.stat().st_mtime_ns, f.stat().st_size)
+        if getattr(self, '_labels', (None,))[0] != key:      # read once, again only if join_labels rewrote it
+            lab = pd.read_csv(f, dtype={'dp_id': str}).set_index('row')
+            self._labels = key, lab.drop(columns=['dp_id'], errors='ignore').reindex(pd.RangeIndex(len(self), name='row'))
+        return self._labels[1]
 
 # %% ../nbs/02_store.ipynb #ee871c01
 def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:

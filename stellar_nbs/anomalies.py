@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch
 import matplotlib.pyplot as plt
+from scipy.ndimage import uniform_filter1d
 from sklearn.ensemble import IsolationForest
 from .explore import RunParts, robust_standardisation, run_store, _run_nodes
 
 # %% ../nbs/08a_anomalies.ipynb #7bd72905
-def residual_stats(flux, recon, valid, n_sigma:float=5.) -> pd.DataFrame:
-    "Masked residual statistics per spectrum: recon_l1, noise, recon_excess, recon_outliers (arrays (n, length))."
+def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1) -> pd.DataFrame:
+    "Masked residual statistics per spectrum (arrays (n, length)): recon_l1, noise, recon_excess, recon_outliers, recon_emission."
     flux, recon, valid = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64), np.atleast_2d(valid)
     valid = valid & np.isfinite(flux)
-    out = {k: np.full(len(flux), np.nan) for k in ('recon_l1', 'noise', 'recon_excess', 'recon_outliers')}
+    out = {k: np.full(len(flux), np.nan) for k in ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission')}
     for i, (f, r, v) in enumerate(zip(flux, recon, valid)):
         if v.sum() < 10: continue
         res = (f - r)[v]
@@ -30,12 +31,21 @@ def residual_stats(flux, recon, valid, n_sigma:float=5.) -> pd.DataFrame:
         if noise > 0:
             out['recon_excess'][i] = l1 / (np.sqrt(2 / np.pi) * noise)
             out['recon_outliers'][i] = (np.abs(res - np.median(res)) > n_sigma * noise).mean()
+            out['recon_emission'][i] = _peak_snr(np.where(v, f - r, 0.) / noise, v, smooth)
     return pd.DataFrame(out)
 
+def _peak_snr(z, valid, k:int) -> float:
+    "Largest mean of `z` over `k` neighbouring valid pixels, times sqrt(number of them): the S/N of the strongest positive feature."
+    n = uniform_filter1d(valid.astype(np.float64), k, mode='constant') * k
+    s = uniform_filter1d(z, k, mode='constant') * k
+    ok = n >= max(1, k / 2)
+    return float((s[ok] / np.sqrt(n[ok])).max()) if ok.any() else np.nan
+
 # %% ../nbs/08a_anomalies.ipynb #fec6a06b
-def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5.) -> pd.DataFrame:
+def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1.) -> pd.DataFrame:
     "`residual_stats` of every store row (or `rows`), reconstructing each spectrum from its latent mean."
     p = next(model.parameters(), None); dev = p.device if p is not None else 'cpu'
+    k = max(1, int(round(smooth_aa / store.grid.step)))
     rows = np.arange(len(store)) if rows is None else np.asarray(rows)
     model.eval(); parts = []
     with torch.no_grad():
@@ -45,7 +55,7 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5.) 
             valid = np.isfinite(flux)
             x = torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev)
             recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float().cpu().numpy()
-            parts.append(residual_stats(flux, recon, valid, n_sigma))
+            parts.append(residual_stats(flux, recon, valid, n_sigma, k))
     return pd.concat(parts, ignore_index=True).set_index(pd.Index(rows, name='row'))
 
 # %% ../nbs/08a_anomalies.ipynb #ae5b17e4
@@ -58,7 +68,7 @@ def isolation_scores(latents, nodes=None, n_estimators:int=300, seed:int=0) -> n
     return -forest.score_samples((x - c) / s)
 
 # %% ../nbs/08a_anomalies.ipynb #392f259e
-LOG_COMPONENTS = ('recon_l1', 'recon_excess', 'recon_outliers')
+LOG_COMPONENTS = ('recon_l1', 'recon_excess', 'recon_outliers', 'recon_emission')
 
 def robust_z(x, log:bool=False) -> np.ndarray:
     "(x - median) / (1.4826 MAD) (log10 first when `log`; NaN stays NaN)."
@@ -67,15 +77,17 @@ def robust_z(x, log:bool=False) -> np.ndarray:
     c, s = robust_standardisation(x[np.isfinite(x)][:, None])
     return (x - c[0]) / s[0]
 
-def combine_scores(components:pd.DataFrame) -> np.ndarray:
-    "Anomaly score: sum over columns of robust z-scores (log scale for the reconstruction statistics); NaN counts 0."
+def combine_scores(components:pd.DataFrame, how:str='sum') -> np.ndarray:
+    "Anomaly score: sum (or max) over columns of robust z-scores (log scale for the reconstruction statistics); NaN counts 0."
     z = np.column_stack([robust_z(components[c], log=c in LOG_COMPONENTS) for c in components.columns])
-    return np.nansum(z, 1)
+    if how == 'sum': return np.nansum(z, 1)
+    if how == 'max': return np.nanmax(np.nan_to_num(z, nan=-np.inf), 1)
+    raise ValueError(f"how must be 'sum' or 'max', got {how!r}")
 
 # %% ../nbs/08a_anomalies.ipynb #65c83483
-def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_excess'), n_estimators:int=300,
-                   seed:int=0, bs:int=32, device='cpu', latents=None, index=None, save:bool=False) -> pd.DataFrame:
-    "Rank the encoded spectra of `run` by anomaly score (robust z-sum of `components`); most anomalous first."
+def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_excess', 'recon_emission'), n_estimators:int=300,
+                   seed:int=0, bs:int=32, device='cpu', latents=None, index=None, how:str='max', save:bool=False) -> pd.DataFrame:
+    "Rank the encoded spectra of `run` by anomaly score (max or sum of robust z of `components`); most anomalous first."
     parts = RunParts(run, latents=latents, index=index, device=device)
     st = run_store(parts.run, store) if (parts.run is not None or store is not None) else None
     if st is None: raise FileNotFoundError(f"{run}: anomaly scores need the store the run was trained on (pass store=)")
@@ -88,7 +100,7 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise ValueError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
-    table['score'] = combine_scores(table[list(components)])
+    table['score'] = combine_scores(table[list(components)], how)
     table = table.sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     table.insert(0, 'rank', np.arange(1, len(table) + 1))
     table['percentile'] = 100 * table['rank'] / len(table)

@@ -7,8 +7,8 @@ __all__ = ['SPECTRAL_WINDOWS', 'clip_windows', 'run_config', 'run_grid', 'run_st
            'node_values', 'Traversal', 'traverse', 'plot_traversal', 'traversal_filmstrip', 'traversal_html',
            'traversal_widget', 'robust_standardisation', 'LatentIndex']
 
-# %% ../nbs/08_explore.ipynb #06fe0bc2
-import base64, io, json
+# %% ../nbs/08_explore.ipynb #bd0d7b43
+import base64, io, json, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from sklearn.neighbors import NearestNeighbors
 from .spectra import Grid
 
-# %% ../nbs/08_explore.ipynb #08b9f55f
+# %% ../nbs/08_explore.ipynb #6894da64
 SPECTRAL_WINDOWS = {
     'Hβ 4861':        (4846., 4877.),
     'Mg b 5167-5184': (5160., 5190.),
@@ -38,7 +38,7 @@ def clip_windows(grid:Grid, windows:dict|None=None, min_pixels:int=10) -> dict:
         if (valid & (wave >= w0) & (wave <= w1)).sum() >= min_pixels: out[name] = (w0, w1)
     return out
 
-# %% ../nbs/08_explore.ipynb #d2f0a512
+# %% ../nbs/08_explore.ipynb #8fc3b816
 def run_config(run) -> dict:
     "The run's `config.json` as a dict (empty if absent)."
     p = Path(run)/'config.json'
@@ -58,7 +58,7 @@ def run_store(run, store=None):
     p = run_config(run).get('store')
     return Store(p) if p and Path(p).exists() else None
 
-# %% ../nbs/08_explore.ipynb #8c1d6788
+# %% ../nbs/08_explore.ipynb #a6d21457
 class RunParts:
     "Model, latent means, their index (row, dp_id) and grid, from a run folder or given directly; loaded lazily."
     def __init__(self, run_or_model=None, latents=None, index=None, grid=None, device='cpu'):
@@ -111,7 +111,7 @@ class RunParts:
         if not len(hits): raise KeyError(f"dp_id {spectrum!r} is not among the {len(self.latents)} encoded spectra")
         return int(hits[0])
 
-# %% ../nbs/08_explore.ipynb #7ecdb88f
+# %% ../nbs/08_explore.ipynb #184a711b
 def decode_latents(model, z, bs:int=16) -> np.ndarray:
     "Decode latent vectors `z` (n, n_latent) to spectra (n, length) float32."
     p = next(model.parameters(), None)
@@ -130,7 +130,7 @@ def encode_flux(model, flux) -> np.ndarray:
     with torch.no_grad(): mu, _ = model.encode(torch.from_numpy(x)[:, None].to(dev))
     return mu.float().cpu().numpy()
 
-# %% ../nbs/08_explore.ipynb #9af3c259
+# %% ../nbs/08_explore.ipynb #e4423289
 def node_values(latents, node:int, n:int=9, quantiles=(0.02, 0.98), spacing:str='quantile') -> np.ndarray:
     "`n` values of `node` spanning its observed range between the given quantiles."
     x = np.asarray(latents)[:, node]
@@ -138,7 +138,7 @@ def node_values(latents, node:int, n:int=9, quantiles=(0.02, 0.98), spacing:str=
     if spacing == 'linear': return np.linspace(*np.quantile(x, quantiles), n)
     raise ValueError(f"spacing must be 'quantile' or 'linear', got {spacing!r}")
 
-# %% ../nbs/08_explore.ipynb #534d3762
+# %% ../nbs/08_explore.ipynb #cc0bfdaa
 @dataclass
 class Traversal:
     "Decoded frames of one node swept from one spectrum's latent mean."
@@ -156,7 +156,7 @@ class Traversal:
         "Frame closest to the spectrum's own value of the node."
         return self.frames[np.argmin(np.abs(self.values - self.mu[self.node]))]
 
-# %% ../nbs/08_explore.ipynb #1b1a24dc
+# %% ../nbs/08_explore.ipynb #698b4118
 def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02, 0.98), spacing:str='quantile',
              values=None, latents=None, grid=None, store=None, device='cpu') -> Traversal:
     "Sweep `node` of `spectrum` (position, dp_id or latent vector) over its observed range and decode each frame."
@@ -177,7 +177,7 @@ def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02
         col = np.sort(parts.latents[:, node]); pct = 100 * np.searchsorted(col, values) / len(col)
     return Traversal(node, values, decode_latents(parts.model, z), mu, parts.grid, label, observed, pct)
 
-# %% ../nbs/08_explore.ipynb #2f1f8e69
+# %% ../nbs/08_explore.ipynb #744faf68
 def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=None, ncols:int=3,
                    cmap:str='coolwarm', panel_size=(4.2, 2.8), fig=None):
     "Frames of `trav` in zoomed spectral windows, coloured by node value; returns the figure."
@@ -206,7 +206,7 @@ def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=No
     fig.suptitle(title)
     return fig
 
-# %% ../nbs/08_explore.ipynb #b260650d
+# %% ../nbs/08_explore.ipynb #dd5d8316
 def traversal_filmstrip(trav:Traversal, path=None, windows:dict|None=None, frames=None, cmap:str='coolwarm', dpi:int=90):
     "A grid of panels, one row per frame and one column per window, each frame over the base reconstruction."
     wins = clip_windows(trav.grid, windows)
@@ -228,7 +228,7 @@ def traversal_filmstrip(trav:Traversal, path=None, windows:dict|None=None, frame
     if path is not None: fig.savefig(path, dpi=dpi); plt.close(fig)
     return fig
 
-# %% ../nbs/08_explore.ipynb #054509f2
+# %% ../nbs/08_explore.ipynb #40f694a8
 def _png_base64(fig, dpi) -> str:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
@@ -266,7 +266,7 @@ def traversal_html(trav:Traversal, path, windows:dict|None=None, dpi:int=70, **k
     path = Path(path); path.write_text(html, encoding='utf-8')
     return path
 
-# %% ../nbs/08_explore.ipynb #91a9fe01
+# %% ../nbs/08_explore.ipynb #643d7e43
 def traversal_widget(trav:Traversal, windows:dict|None=None, **kwargs):
     "An ipywidgets slider over the frames of `trav` (needs ipywidgets and a live kernel)."
     try: import ipywidgets as widgets
@@ -282,7 +282,7 @@ def traversal_widget(trav:Traversal, windows:dict|None=None, **kwargs):
     slider.observe(show, names='value'); show()
     return widgets.VBox([slider, out])
 
-# %% ../nbs/08_explore.ipynb #264c775d
+# %% ../nbs/08_explore.ipynb #c29e8c42
 def robust_standardisation(x) -> tuple:
     "Per-column centre (median) and scale (1.4826 MAD, else std, else 1)."
     x = np.asarray(x, dtype=np.float64)
@@ -292,7 +292,7 @@ def robust_standardisation(x) -> tuple:
     scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.))
     return centre, scale
 
-# %% ../nbs/08_explore.ipynb #30cd1c93
+# %% ../nbs/08_explore.ipynb #42b57b90
 class LatentIndex:
     "Nearest-neighbour search over standardised informative nodes of the encoded archive."
     def __init__(self, latents, nodes, dp_ids=None, rows=None, labels:pd.DataFrame|None=None,
@@ -325,14 +325,18 @@ class LatentIndex:
     def __len__(self): return len(self.points)
     def __repr__(self): return f'LatentIndex({len(self)} spectra, nodes {self.nodes.tolist()})'
 
-# %% ../nbs/08_explore.ipynb #f5d3771e
+# %% ../nbs/08_explore.ipynb #a69bdac8
 def _run_nodes(run, mu) -> np.ndarray:
     rep = Path(run)/'report.json'
     if rep.exists():
         nodes = json.loads(rep.read_text()).get('informative_nodes')
         if nodes: return np.asarray(nodes, dtype=np.int64)
     from stellar_nbs.informative import informative_nodes
-    return np.asarray(informative_nodes(mu), dtype=np.int64)
+    nodes = np.asarray(informative_nodes(mu), dtype=np.int64)
+    if not len(nodes):
+        warnings.warn(f"{run}: no informative nodes (MAD > 0.02); using all {mu.shape[1]} nodes")
+        nodes = np.arange(mu.shape[1])
+    return nodes
 
 def _store_labels(store, rows) -> pd.DataFrame:
     "Target name and labels of the given store rows (empty frame if there is no store)."
@@ -351,7 +355,7 @@ def build(cls:LatentIndex, run, nodes=None, store=None):
     rows = idx['row'].to_numpy()
     return cls(mu, nodes, idx['dp_id'].to_numpy(), rows, _store_labels(run_store(run, store), rows), run=run, grid=run_grid(run))
 
-# %% ../nbs/08_explore.ipynb #d91e0b08
+# %% ../nbs/08_explore.ipynb #5feec59a
 @patch
 def save(self:LatentIndex, path=None) -> Path:
     "Write `retrieval.npz` + `retrieval.json` into `path` (a folder, default the run folder); returns the npz path."
@@ -390,7 +394,7 @@ def load(cls:LatentIndex, path):
     self._fit()
     return self
 
-# %% ../nbs/08_explore.ipynb #0ca5f01a
+# %% ../nbs/08_explore.ipynb #34bc20f6
 @patch
 def _encode_file(self:LatentIndex, path) -> np.ndarray:
     if self.grid is None or self.run is None: raise ValueError(f"{path}: querying by file needs an index built from a run (model and grid)")

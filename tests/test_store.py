@@ -138,3 +138,19 @@ def test_killed_at_random_moments_then_resumed_equals_uninterrupted(archive, ref
     assert max(journaled) > 0 and (np.diff(journaled) >= 0).all(), journaled   # progress kept across kills
     store_equal(prepare(archive, store, grid=GRID, progress=False), reference)
     assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'prepare.json']
+
+def test_crash_before_each_atomic_rename_then_resumed_equals_uninterrupted(archive, reference, tmp_path, monkeypatch):
+    "Die just before the n-th os.replace (prepare.json, grid.json, catalog.csv, flux.npy): the next run finishes the same store."
+    real_replace = os.replace
+    for n in range(1, 5):
+        calls = []
+        def dying_replace(a, b, n=n, calls=calls):
+            calls.append(b)
+            if len(calls) == n: raise OSError(f'simulated crash before replacing {b}')
+            return real_replace(a, b)
+        store = tmp_path/f'store{n}'
+        monkeypatch.setattr(os, 'replace', dying_replace)
+        with pytest.raises(OSError, match='simulated crash'): prepare(archive, store, grid=GRID, progress=False)
+        monkeypatch.setattr(os, 'replace', real_replace)
+        store_equal(prepare(archive, store, grid=GRID, progress=False), reference)
+        assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'prepare.json'], n

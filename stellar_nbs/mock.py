@@ -7,8 +7,8 @@ __all__ = ['K_B', 'AMU', 'EV', 'ATOMS', 'ALPHA_ELEMENTS', 'REFERENCE_STARS', 'ST
            'BALMER_COMPRESSION', 'TIO_HEADS', 'R_HARPS', 'GAIN', 'DETRON', 'KINDS', 'LA_SILLA_LAT', 'ODD_KINDS',
            'saha_phi', 'abundance', 'Photosphere', 'line_tau0', 'damping_a', 'mask_zero_point', 'select_lines',
            'stellar_lines', 'write_bundled_lines', 'balmer_tau', 'tio_lines', 'tio_tau0', 'telluric_lines',
-           'LogLattice', 'broadening_kernel', 'bin_lattice', 'lattice_cumsum', 'StarSpectrum', 'vmic_vmac',
-           'rest_spectrum', 'planck_photons', 'pixel_edges', 'emission_lines', 'internal_step', 'Spectrograph',
+           'LogLattice', 'broadening_kernel', 'bin_lattice', 'pixel_edges', 'lattice_cumsum', 'StarSpectrum',
+           'vmic_vmac', 'rest_spectrum', 'planck_photons', 'emission_lines', 'internal_step', 'Spectrograph',
            'synth_spectrum', 'draw_targets', 'berv', 'draw_exposures', 'spectral_type', 'mjd_to_isot', 'write_adp',
            'mock_archive']
 
@@ -148,7 +148,7 @@ def write_bundled_lines(dest=BUNDLED_LINELISTS):
     (dest/'HARPS_G2.mas').write_text((linelist_dir()/'HARPS_G2.mas').read_text())
     return dest/'mock_lines.csv'
 
-# %% ../nbs/01_mock.ipynb #1d87d6c2
+# %% ../nbs/01_mock.ipynb #5c580cd6
 BALMER = pd.DataFrame(dict(wave=[6562.797, 4861.323, 4340.462, 4101.734, 3970.072, 3889.048, 3835.384],
                            loggf=[0.710, -0.020, -0.447, -0.753, -0.993, -1.192, -1.362],
                            stark=[0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70]))   # Stark half width [Å] at N_e = 1e15 cm^-3
@@ -212,7 +212,7 @@ def telluric_lines():
     df = pd.concat([pd.DataFrame(dict(wave=w, tau=t, species=s)) for w, t, s in rows])
     return df[df.tau > 1e-4].sort_values('wave').reset_index(drop=True)
 
-# %% ../nbs/01_mock.ipynb #a4e48297
+# %% ../nbs/01_mock.ipynb #7210c504
 R_HARPS = 115_000.
 
 @dataclass
@@ -265,6 +265,11 @@ def bin_lattice(cum, lat, q_edges, widths, v=0.):
 @lru_cache(maxsize=4)
 def _cell_index(n): return np.arange(n + 1, dtype=np.float64)
 
+def pixel_edges(wave):
+    "Edges of pixels centred on `wave` (linear or not)."
+    mid = (wave[1:] + wave[:-1]) / 2
+    return np.concatenate([[2 * wave[0] - mid[0]], mid, [2 * wave[-1] - mid[-1]]])
+
 def lattice_cumsum(lat, values):
     "Cumulative integral ∫ values dλ [Å] up to each lattice cell boundary (length n + 1)."
     return np.concatenate([[0.], np.cumsum(values * lat.wave * math.expm1(lat.dv / C_KMS))])
@@ -304,17 +309,12 @@ def rest_spectrum(teff, logg, m_h, vsini, lat:LogLattice, resolution=R_HARPS, li
     sigma = math.hypot(C_KMS / resolution / 2.3548, 0.5 * vmac)
     return StarSpectrum(lat, 1 - _convolve(depth, broadening_kernel(lat.dv, vsini, sigma)))
 
-# %% ../nbs/01_mock.ipynb #5c580cd6
+# %% ../nbs/01_mock.ipynb #041ad37c
 GAIN, DETRON = 1.42, 4.94                               # e-/ADU and read noise [e-] as in real HARPS headers
 
 def planck_photons(wave, teff):
     "Photon flux density of a black body, normalised at 5500 Å (∝ λ⁻⁴ / (exp(hc/λkT) − 1))."
     return (wave / 5500.) ** -4 * np.expm1(1.438777e8 / (5500. * teff)) / np.expm1(1.438777e8 / (wave * teff))
-
-def pixel_edges(wave):
-    "Edges of pixels centred on `wave` (linear or not)."
-    mid = (wave[1:] + wave[:-1]) / 2
-    return np.concatenate([[2 * wave[0] - mid[0]], mid, [2 * wave[-1] - mid[-1]]])
 
 def emission_lines(edges, rv, amplitude=1.5, sigma=0.5):
     "Chromospheric/circumstellar emission (Balmer, Ca II H&K, He I D3) in units of the continuum, pixel-integrated."
@@ -329,7 +329,7 @@ def internal_step(grid:Grid) -> float:
     "Velocity step [km/s] of the synthesis lattice: 0.5 km/s for HARPS, up to 1 km/s for coarse grids."
     return float(np.clip(grid.step / grid.wmax * C_KMS / 4, 0.5, 1.0))
 
-# %% ../nbs/01_mock.ipynb #d40195ba
+# %% ../nbs/01_mock.ipynb #72ce116e
 class Spectrograph:
     "HARPS-like observing of `StarSpectrum`s onto the core lattice of `grid` (default `Grid.harps()`)."
     def __init__(self, grid=None, resolution=R_HARPS, dv=None):
@@ -382,7 +382,7 @@ class Spectrograph:
         if noise: electrons = electrons + np.random.default_rng(rng).standard_normal(len(err)) * err
         return (electrons / GAIN).astype(np.float32), (err / GAIN).astype(np.float32)
 
-# %% ../nbs/01_mock.ipynb #546d22c7
+# %% ../nbs/01_mock.ipynb #ab36c058
 def synth_spectrum(teff=5777., logg=4.44, m_h=0., vsini=2., radvel=0., grid=None, snr=100., airmass=1.2, pwv=2.5,
                    berv=0., tilt=0., curv=0., seed=0, noise=True, spectrograph=None):
     "One mock HARPS spectrum: (wave [Å], flux [ADU], err [ADU]) on `grid` (default `Grid.harps()`)."
@@ -391,7 +391,7 @@ def synth_spectrum(teff=5777., logg=4.44, m_h=0., vsini=2., radvel=0., grid=None
     flux, err = sp.expose([(star, radvel, teff, 1.)], snr, airmass, pwv, berv, tilt, curv, seed, noise)
     return sp.wave, flux, err
 
-# %% ../nbs/01_mock.ipynb #ad1a0bea
+# %% ../nbs/01_mock.ipynb #62018a49
 KINDS = {'FGK': 0.70, 'M': 0.13, 'AB': 0.09, 'giant': 0.08}
 LA_SILLA_LAT = -29.2584
 
@@ -459,7 +459,7 @@ def draw_exposures(targets, rng) -> pd.DataFrame:
                              throughput_tilt=round(rng.normal(0, 0.06), 4), throughput_curv=round(rng.normal(0, 0.04), 4)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/01_mock.ipynb #64f4d25e
+# %% ../nbs/01_mock.ipynb #39f36ba8
 _DWARF_TYPES = [('B0', 31000), ('B2', 20600), ('B5', 15700), ('B8', 12500), ('A0', 9700), ('A2', 8840), ('A5', 8080),
                 ('F0', 7220), ('F2', 6810), ('F5', 6510), ('F8', 6170), ('G0', 5920), ('G2', 5770), ('G5', 5660),
                 ('G8', 5490), ('K0', 5280), ('K2', 5040), ('K3', 4830), ('K5', 4450), ('K7', 4050), ('M0', 3850),
@@ -474,7 +474,7 @@ def spectral_type(teff, logg) -> tuple:
     c = int(round(np.interp(-teff, -temps, code)))
     return ' OBAFGKM'[c // 10], c % 10, 'III' if logg < 3.5 else ('IV' if logg < 3.9 and teff < 7000 else 'V')
 
-# %% ../nbs/01_mock.ipynb #fe4adbe0
+# %% ../nbs/01_mock.ipynb #e6f85692
 def mjd_to_isot(mjd) -> str:
     "ISO date-time (UTC, ms) of a Modified Julian Date."
     t = datetime(1858, 11, 17) + timedelta(days=float(mjd))
@@ -532,7 +532,7 @@ def write_adp(path, wave, flux, err, obj:str, ra:float, dec:float, mjd:float, sn
         f.write(data + b'\0' * (-len(data) % 2880))
     return path
 
-# %% ../nbs/01_mock.ipynb #453ead76
+# %% ../nbs/01_mock.ipynb #9ad3d219
 ODD_KINDS = ('emission', 'sb2', 'broken')
 
 def _dp_id(i): return 'ADP.' + (datetime(2031, 1, 1) + timedelta(seconds=61.123 * i)).strftime('%Y-%m-%dT%H:%M:%S.%f')[:23]
@@ -569,7 +569,7 @@ def _pick_odd(expo, targets, odd, rng):
         kinds[rng.choice(free, k, replace=False)] = kind
     return kinds
 
-# %% ../nbs/01_mock.ipynb #ab36c058
+# %% ../nbs/01_mock.ipynb #264abecb
 def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max=40, progress=True) -> pd.DataFrame:
     "Write a mock HARPS archive of ADP FITS files plus labels.csv and truth.csv into `out`; returns the truth table."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -593,7 +593,7 @@ def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max
                 comps.append((sp.star(t2, min(t.logg + 0.2, 5.), t.m_h, r.uniform(1, 6)), e.radvel + dv, t2, (t2 / t.teff) ** 1.33))
                 detail = f'companion teff={t2:.0f} K at rv {e.radvel + dv:.2f} km/s'
             elif e.odd == 'emission':
-                kw['emission'] = (r.uniform(0.5, 3.), r.uniform(0.3, 1.0)); detail = 'amplitude={:.2f} sigma={:.2f} A'.format(*kw['emission'])
+                kw['emission'] = (r.uniform(1., 4.), r.uniform(0.3, 1.0)); detail = 'amplitude={:.2f} sigma={:.2f} A'.format(*kw['emission'])
             elif e.odd == 'broken':
                 n = max(int(45 / sp.grid.step), 3); i0 = int(r.integers(0, len(sp.wave) - n))
                 kw['broken'] = slice(i0, i0 + n); detail = f'dead {sp.wave[i0]:.1f}-{sp.wave[i0 + n - 1]:.1f} A'

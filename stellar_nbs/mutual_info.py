@@ -164,9 +164,12 @@ def _shuffler(y, groups):
             return lambda rng: value[rng.permutation(len(value))][codes]
     return lambda rng: rng.permutation(y)
 
+def _pick(kw, *names): return {k: v for k, v in kw.items() if k in names}
+
 def _estimate(x, y, method, seed=0, **kw):
-    if method == 'ksg': return mi_ksg(x, y, seed=seed, **kw)
-    if method == 'gmm': return mi_gmm(x, y, n_boot=0, seed=seed, **kw)[0]
+    "One point estimate (no error) of `method`; ignores keyword arguments that only concern errors."
+    if method == 'ksg': return mi_ksg(x, y, seed=seed, **_pick(kw, 'k', 'transform'))
+    if method == 'gmm': return mi_gmm(x, y, n_boot=0, seed=seed, **_pick(kw, 'max_components', 'n_mc', 'transform'))[0]
     if method == 'hist': return float(hist_mi_nodes(x, y, kw.get('bins', 20))[0])
     raise ValueError(f"unknown MI method {method!r}: use 'hist', 'ksg' or 'gmm'")
 

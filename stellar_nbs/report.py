@@ -166,7 +166,7 @@ def _figures(run, mu, labels, spread, threshold, table, best, inf, method, null_
     return [f for f in figs if f]
 
 def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat='mad', truth=None, untrained=None,
-                n_boot=200, max_node_mi=24, figures=True, n_workers=2, seed=0) -> dict:
+                n_boot=200, max_node_mi=24, figures=True, n_workers=2, seed=0, **mi_kwargs) -> dict:
     "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the report dict."
     run = Path(run)
     mu, logvar, index = run_latents(run)
@@ -176,7 +176,7 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
     if isinstance(untrained, str) and untrained == 'auto': null = untrained_latents(run, store, seed)
     else: null = np.load(untrained) if isinstance(untrained, (str, Path)) else untrained
     counts = count_summary(mu, logvar, null, threshold, stat, n_boot, seed)
-    table = mi_table(mu, lab, method, n_workers=n_workers, seed=seed) if set(LABELS) & set(lab.columns) else None
+    table = mi_table(mu, lab, method, n_workers=n_workers, seed=seed, **mi_kwargs) if set(LABELS) & set(lab.columns) else None
     rep = dict(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in LABELS if l in lab},
                threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),
                active_units=active_units(mu, logvar).tolist(), activity_ratio=activity_ratio(mu, logvar).tolist(),

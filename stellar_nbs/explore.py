@@ -343,7 +343,7 @@ def _store_labels(store, rows) -> pd.DataFrame:
     if store is None: return pd.DataFrame(index=range(len(rows)))
     df = store.labels.reindex(rows).reset_index(drop=True) if len(store.labels.columns) else pd.DataFrame(index=range(len(rows)))
     df = df.drop(columns=[c for c in ('row', 'dp_id') if c in df.columns])
-    df.insert(0, 'target', np.asarray(store.targets)[rows])
+    if 'target' not in df.columns: df.insert(0, 'target', np.asarray(store.targets)[rows])
     return df
 
 @patch(cls_method=True)

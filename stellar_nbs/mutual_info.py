@@ -88,7 +88,7 @@ def plot_mi_indicator(indicator, label='', ax=None, colorbar=True):
     if colorbar: plt.colorbar(im, ax=ax, label='MI / max MI', pad=0.01)
     return ax
 
-# %% ../nbs/07_mutual_info.ipynb #bf7c4236
+# %% ../nbs/07_mutual_info.ipynb #fd32fcd0
 def mi_ksg(x, y, k=3, transform='gauss', seed=0):
     "KSG (estimator 1) mutual information in nats of two 1-D samples."
     x, y = normal_scores(x, transform, seed), normal_scores(y, transform, seed + 1)
@@ -101,7 +101,7 @@ def mi_ksg(x, y, k=3, transform='gauss', seed=0):
     ny = np.searchsorted(ys, y + eps, 'right') - np.searchsorted(ys, y - eps, 'left') - 1
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
-# %% ../nbs/07_mutual_info.ipynb #51ab80f4
+# %% ../nbs/07_mutual_info.ipynb #a9f4bd23
 def ksg_error(x, y, k=3, m=5, repeats=2, transform='gauss', seed=0):
     "Standard error of `mi_ksg` on the full sample from `m` disjoint random subsamples (`repeats` splits)."
     rng = np.random.default_rng(seed)
@@ -112,7 +112,7 @@ def ksg_error(x, y, k=3, m=5, repeats=2, transform='gauss', seed=0):
         var.append(np.var(est, ddof=1) / m)
     return float(np.sqrt(np.mean(var)))
 
-# %% ../nbs/07_mutual_info.ipynb #34cd156d
+# %% ../nbs/07_mutual_info.ipynb #ff2ae12e
 def _gmm_fit(xy, n_components, seed, reg_covar=1e-4, start=None):
     "Full-covariance mixture; `start` (a fitted mixture) warm-starts a bootstrap refit."
     warm = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_) if start else {}
@@ -152,7 +152,7 @@ def mi_gmm(x, y, max_components=8, n_boot=20, n_mc=20_000, transform='gauss', se
             for b in range(n_boot)]
     return mi, float(np.std(boot, ddof=1)) if n_boot > 1 else np.nan, g.n_components
 
-# %% ../nbs/07_mutual_info.ipynb #b049fbf6
+# %% ../nbs/07_mutual_info.ipynb #7a971d51
 def _shuffler(y, groups):
     "Function rng -> shuffled copy of y: between groups when y is constant within every group, else per element."
     y = np.asarray(y)
@@ -179,7 +179,7 @@ def permutation_null(x, y, method='ksg', n_perm=20, seed=0, groups=None, **kw):
     vals = np.array([_estimate(x, shuffle(rng), method, seed + i, **kw) for i in range(n_perm)])
     return float(vals.mean()), float(vals.std(ddof=1)), vals
 
-# %% ../nbs/07_mutual_info.ipynb #ba5da23b
+# %% ../nbs/07_mutual_info.ipynb #e9e593a6
 def mutual_info(x, y, method='ksg', n_sigma=5, subtract_null=False, n_perm=20, seed=0, groups=None, bins=20, k=3,
                 n_boot=20, max_components=8):
     "Mutual information of node values `x` and label `y` in nats: (mi, err) with method 'hist', 'ksg' or 'gmm'."
@@ -201,7 +201,7 @@ def mutual_info(x, y, method='ksg', n_sigma=5, subtract_null=False, n_perm=20, s
         mi, err = mi - nm, float(np.hypot(err, ns))
     return mi, err
 
-# %% ../nbs/07_mutual_info.ipynb #e34704c8
+# %% ../nbs/07_mutual_info.ipynb #c67a61b7
 LABELS = ['teff', 'logg', 'm_h', 'radvel', 'mass', 'vsini', 'airmass', 'snr']
 
 def _rank_columns(z):
@@ -271,7 +271,7 @@ def mi_table(latents, labels, method='ksg', nodes=None, always=None, labels_used
     t['significant'] = (t.stage == 'full') & (t.z > z_sig)
     return t
 
-# %% ../nbs/07_mutual_info.ipynb #c97636e4
+# %% ../nbs/07_mutual_info.ipynb #4495170d
 def mi_matrix(table, value='mi'):
     "Pivot a `mi_table` column to a nodes x labels DataFrame."
     return table.pivot(index='node', columns='label', values=value)[list(dict.fromkeys(table.label))]
@@ -289,7 +289,7 @@ def rank_nodes(table, nodes):
     r = t.loc[t.groupby('node').mi.idxmax()][['node', 'label', 'mi', 'err', 'z']].rename(columns={'label': 'best_label'})
     return r.sort_values('mi', ascending=False, ignore_index=True)
 
-# %% ../nbs/07_mutual_info.ipynb #cece0928
+# %% ../nbs/07_mutual_info.ipynb #82c696cd
 def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and labels'):
     "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error; only significant cells coloured."
     mi, err, sig = (mi_matrix(table, c) for c in ('mi', 'err', 'significant'))
@@ -305,7 +305,7 @@ def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and
     plt.colorbar(im, ax=ax, label='MI [nats] (significant cells; grey text: not significant)')
     return ax
 
-# %% ../nbs/07_mutual_info.ipynb #82c696cd
+# %% ../nbs/07_mutual_info.ipynb #13556b0f
 def node_mi(latents, nodes, method='ksg', seed=0, **kw):
     "Symmetric DataFrame of MI (nats) between each pair of `nodes` (diagonal NaN)."
     z = np.asarray(latents, dtype=np.float64); nodes = [int(n) for n in nodes]
@@ -333,7 +333,7 @@ def independent_nodes(table, nn_mi, nodes, spread=None, label_mi=0.2, redundant_
     out['independent'] = out.index.isin(kept)
     return out
 
-# %% ../nbs/07_mutual_info.ipynb #4cc26816
+# %% ../nbs/07_mutual_info.ipynb #ba3e1537
 def trace_factors(latents, truth, nodes, columns=None, method='ksg', **kw):
     "MI of `nodes` with the numeric columns of a truth table; best factor per node first."
     cols = columns or [c for c in truth.columns if pd.api.types.is_numeric_dtype(truth[c]) and truth[c].nunique() > 1]

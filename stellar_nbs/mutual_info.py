@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PAPER_BINS', 'LABELS', 'label_mask', 'usable_rows', 'clean_label', 'normal_scores', 'hist_mi_nodes', 'mi_indicator',
            'plot_mi_indicator', 'mi_ksg', 'ksg_error', 'gmm_mi_of', 'mi_gmm', 'permutation_null', 'mutual_info',
-           'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'plot_mi_table', 'node_mi',
-           'independent_nodes', 'trace_factors']
+           'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'match_by_label', 'plot_mi_table',
+           'node_mi', 'independent_nodes', 'trace_factors']
 
 # %% ../nbs/07_mutual_info.ipynb #a396f5ea
 import numpy as np
@@ -290,6 +290,12 @@ def rank_nodes(table, nodes):
     return r.sort_values('mi', ascending=False, ignore_index=True)
 
 # %% ../nbs/07_mutual_info.ipynb #82c696cd
+def match_by_label(table_a, table_b, names=('a', 'b')):
+    "Best (significant) node per label in two runs' MI tables, side by side."
+    a, b = (best_nodes(t)[['node', 'mi', 'err']].add_prefix(f'{n}_') for t, n in zip((table_a, table_b), names))
+    return a.join(b, how='outer')
+
+# %% ../nbs/07_mutual_info.ipynb #4cc26816
 def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and labels'):
     "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error; only significant cells coloured."
     mi, err, sig = (mi_matrix(table, c) for c in ('mi', 'err', 'significant'))
@@ -305,7 +311,7 @@ def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and
     plt.colorbar(im, ax=ax, label='MI [nats] (significant cells; grey text: not significant)')
     return ax
 
-# %% ../nbs/07_mutual_info.ipynb #13556b0f
+# %% ../nbs/07_mutual_info.ipynb #ba3e1537
 def node_mi(latents, nodes, method='ksg', seed=0, **kw):
     "Symmetric DataFrame of MI (nats) between each pair of `nodes` (diagonal NaN)."
     z = np.asarray(latents, dtype=np.float64); nodes = [int(n) for n in nodes]
@@ -333,7 +339,7 @@ def independent_nodes(table, nn_mi, nodes, spread=None, label_mi=0.2, redundant_
     out['independent'] = out.index.isin(kept)
     return out
 
-# %% ../nbs/07_mutual_info.ipynb #ba3e1537
+# %% ../nbs/07_mutual_info.ipynb #f7ee7888
 def trace_factors(latents, truth, nodes, columns=None, method='ksg', **kw):
     "MI of `nodes` with the numeric columns of a truth table; best factor per node first."
     cols = columns or [c for c in truth.columns if pd.api.types.is_numeric_dtype(truth[c]) and truth[c].nunique() > 1]

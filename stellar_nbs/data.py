@@ -36,6 +36,10 @@ class RowReader:
     def __getstate__(self): return {'path': self.path, '_flux': None, '_pid': None}
     def __len__(self): return self.flux.shape[0]
 
+    def raw(self, rows) -> torch.Tensor:
+        "The rows (sorted) as stored: `(B,1,L)` float16/float32 with NaN."
+        return torch.from_numpy(self.flux[np.sort(np.asarray(rows, dtype=np.int64))])[:, None]
+
     def __call__(self, rows) -> tuple:
         return as_batch(self.flux[np.sort(np.asarray(rows, dtype=np.int64))])
 
@@ -87,8 +91,8 @@ def target_weights(groups) -> np.ndarray:
 class StoreDL(DataLoader):
     "fastai DataLoader over store rows; batches `(flux, flux, valid)`, `n_inp=1`, optional sampling weights."
     n_inp = 1
-    def __init__(self, dataset=None, reader:RowReader=None, weights=None, **kwargs):
-        self.reader = reader
+    def __init__(self, dataset=None, reader:RowReader=None, weights=None, convert_on_device=False, **kwargs):
+        self.reader, self.convert_on_device = reader, convert_on_device
         self.weights = None if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
         super().__init__(dataset=np.asarray(dataset, dtype=np.int64), **kwargs)
 
@@ -98,17 +102,24 @@ class StoreDL(DataLoader):
 
     def create_item(self, i): return self.dataset[i]
     def create_batch(self, rows):
+        if self.convert_on_device: return (self.reader.raw(rows),)
         flux, valid = self.reader(rows)
+        return flux, flux, valid
+    def after_batch(self, b):
+        if not self.convert_on_device: return b
+        valid = ~torch.isnan(b[0])
+        flux = b[0].float().nan_to_num_(0.)
         return flux, flux, valid
     def retain(self, res, b): return res
 
     def new(self, dataset=None, cls=None, **kwargs):
         if dataset is not None and len(dataset) != self.n: kwargs.setdefault('weights', None)
-        return super().new(dataset=dataset, cls=cls, reader=self.reader, **{'weights': self.weights, **kwargs})
+        return super().new(dataset=dataset, cls=cls, reader=self.reader, convert_on_device=self.convert_on_device,
+                           **{'weights': self.weights, **kwargs})
 
 # %% ../nbs/03_data.ipynb #f6e166dd
 def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_workers=0, device=None, rows=None,
-                      by='object', pin_memory=None, tolerance=10.) -> DataLoaders:
+                      by='object', pin_memory=None, tolerance=10., convert_on_device=None) -> DataLoaders:
     "fastai DataLoaders over a store: split by star, train rows weighted 1/(spectra of the star) when `balance`."
     store = store if isinstance(store, Store) else Store(store)
     rows = np.arange(len(store)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
@@ -118,8 +129,9 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
     tr, va = split_by_target(groups, valid_pct, seed)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu') if device is None else torch.device(device)
     if pin_memory is None: pin_memory = device.type == 'cuda'
+    if convert_on_device is None: convert_on_device = device.type == 'cuda'
     reader = RowReader(store)
-    kw = dict(reader=reader, bs=bs, num_workers=num_workers, pin_memory=pin_memory, device=device)
+    kw = dict(reader=reader, bs=bs, num_workers=num_workers, pin_memory=pin_memory, device=device, convert_on_device=convert_on_device)
     train = StoreDL(rows[tr], weights=target_weights(groups[tr]) if balance else None, shuffle=True,
                     drop_last=len(tr) > bs, **kw)
     train.rng = random.Random(seed)
@@ -128,7 +140,7 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
     dls.train_rows, dls.valid_rows, dls.store = rows[tr], rows[va], store
     return dls
 
-# %% ../nbs/03_data.ipynb #d345072d
+# %% ../nbs/03_data.ipynb #a7516e96
 def iter_store(store, bs=64, rows=None, device=None, prefetch=True):
     "Yield `(rows, flux (B,1,L) float32, valid (B,1,L) bool)` over `rows` (default all), in order."
     reader = RowReader(store)

@@ -60,6 +60,8 @@ def main(n=512, bs=32):
         rows = [('numpy: memmap[sorted random rows] -> float32 (baseline)', numpy_baseline, n_train),
                 ('StoreDL train epoch, balanced, num_workers=0', lambda: epoch(dls.train), n_train),
                 ('StoreDL train epoch, balanced, num_workers=2', lambda: epoch(store_dataloaders(st, bs=bs, num_workers=2, device='cpu').train), n_train),
+                ('StoreDL train, num_workers=2, float16 to main proc', lambda: epoch(store_dataloaders(st, bs=bs, num_workers=2, device='cpu', convert_on_device=True).train), n_train),
+                ('StoreDL train, num_workers=0, convert_on_device', lambda: epoch(store_dataloaders(st, bs=bs, device='cpu', convert_on_device=True).train), n_train),
                 ('StoreDL valid epoch (sequential)', lambda: epoch(dls.valid), len(dls.valid_rows)),
                 ('iter_store (sequential slices, prefetch thread)', sequential, n)]
         base = None

@@ -7,7 +7,8 @@ __all__ = ['FITS_SUFFIXES', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits', 'gri
            'read_catalog', 'prepare', 'Store', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
-import json, os, time
+import fcntl, json, os, time
+from contextlib import contextmanager
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from functools import cached_property
@@ -15,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastprogress.fastprogress import progress_bar
-from .spectra import Grid, read_spectrum, to_grid
+from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -52,7 +53,7 @@ def _as_float(v):
 def _record(path, meta=None, **kw) -> dict:
     meta = meta or {}
     rec = {c: None for c in CATALOG_COLUMNS}
-    rec.update(source=str(path), dp_id=Path(path).name.split('.fits')[0].split('.fit')[0], status='rejected', reason='')
+    rec.update(source=str(path), dp_id=dp_id_from_name(path), status='rejected', reason='')
     rec.update({k: _as_float(meta.get(k)) for k in _FLOAT_META})
     rec.update({k: str(meta[k]).strip() for k in _STR_META if meta.get(k) is not None})
     rec.update(kw)
@@ -157,7 +158,7 @@ def _results(todo, grid, min_median, dtype, workers):
     finally: ex.shutdown(wait=True, cancel_futures=True)
 
 def _open_state(store:Path, paths:list, grid:Grid, dtype):
-    "Journal records so far, the files still to do, and the preallocated array (opened r+)."
+    "Journal records so far, the files still to do, and whether there is work (the array is then preallocated)."
     journal, partial, final = store/'journal.jsonl', store/'flux.partial.npy', store/'flux.npy'
     if not journal.exists() and final.exists() and (store/'catalog.csv').exists():   # a finished store: reopen to append
         cat = read_catalog(store/'catalog.csv')
@@ -187,41 +188,57 @@ def _finish(store:Path, recs:list):
     (store/'journal.jsonl').unlink(missing_ok=True)
 
 # %% ../nbs/02_store.ipynb #1b506b1c
+def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, workers, progress, checkpoint_s):
+    "Grid the files still to do, write accepted rows in place, journal every file at checkpoints."
+    fd = os.open(store/'flux.partial.npy', os.O_RDWR)
+    with open(store/'flux.partial.npy', 'rb') as f: offset = _npy_offset(f)[2]
+    row_bytes = grid.length * np.dtype(dtype).itemsize
+    row_of = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
+    pending, last = [], time.monotonic()
+    def checkpoint():
+        nonlocal pending, last
+        os.fsync(fd); _append_journal(store/'journal.jsonl', pending)
+        recs.extend(pending); pending, last = [], time.monotonic()
+    results = _results(todo, grid, min_median, dtype, workers)
+    try:
+        for rec, fl in (progress_bar(results, total=len(todo)) if progress and todo else results):
+            if rec['status'] == 'ok' and rec['dp_id'] in row_of:
+                rec.update(status='duplicate', reason=f"dp_id already stored in row {row_of[rec['dp_id']]}")
+            elif rec['status'] == 'ok':
+                rec['row'] = row_of[rec['dp_id']] = len(row_of)
+                os.pwrite(fd, np.ascontiguousarray(fl, dtype=dtype).tobytes(), offset + rec['row'] * row_bytes)
+            pending.append(rec)
+            if time.monotonic() - last > checkpoint_s: checkpoint()
+    finally:
+        checkpoint(); results.close(); os.close(fd)
+
+@contextmanager
+def _locked(store:Path):
+    "Hold an exclusive lock on the store folder (released by the kernel if the process dies)."
+    fd = os.open(store, os.O_RDONLY)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: raise RuntimeError(f"{store}: another prepare is writing this store") from None
+        yield
+    finally: os.close(fd)
+
+# %% ../nbs/02_store.ipynb #4cb59d66
 def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, labels=None, progress=True,
             checkpoint_s=2.) -> 'Store':
     "Read every FITS file in `src`, put it on `grid` and write the store folder `store`; resumable."
     grid = Grid.harps() if grid is None else Grid.parse(grid)
     dtype = np.dtype(dtype).name
     if dtype not in ('float16', 'float32'): raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
-    store = Path(store); store.mkdir(parents=True, exist_ok=True)
-    _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
-    if not (store/'grid.json').exists(): _write_atomic(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
     paths = find_fits(src)
     if not paths: raise ValueError(f"{src}: no FITS files found")
-    recs, todo, work = _open_state(store, paths, grid, dtype)
-    if work:
-        fd = os.open(store/'flux.partial.npy', os.O_RDWR)
-        with open(store/'flux.partial.npy', 'rb') as f: offset = _npy_offset(f)[2]
-        row_bytes = grid.length * np.dtype(dtype).itemsize
-        row_of = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
-        pending, last = [], time.monotonic()
-        def checkpoint():
-            nonlocal pending, last
-            os.fsync(fd); _append_journal(store/'journal.jsonl', pending)
-            recs.extend(pending); pending, last = [], time.monotonic()
-        results = _results(todo, grid, min_median, dtype, workers)
-        try:
-            for rec, fl in (progress_bar(results, total=len(todo)) if progress and todo else results):
-                if rec['status'] == 'ok' and rec['dp_id'] in row_of:
-                    rec.update(status='duplicate', reason=f"dp_id already stored in row {row_of[rec['dp_id']]}")
-                elif rec['status'] == 'ok':
-                    rec['row'] = row_of[rec['dp_id']] = len(row_of)
-                    os.pwrite(fd, np.ascontiguousarray(fl, dtype=dtype).tobytes(), offset + rec['row'] * row_bytes)
-                pending.append(rec)
-                if time.monotonic() - last > checkpoint_s: checkpoint()
-        finally:
-            checkpoint(); results.close(); os.close(fd)
-        _finish(store, recs)
+    store = Path(store); store.mkdir(parents=True, exist_ok=True)
+    with _locked(store):
+        _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
+        if not (store/'grid.json').exists(): _write_atomic(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
+        recs, todo, work = _open_state(store, paths, grid, dtype)
+        if work:
+            _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s)
+            _finish(store, recs)
     res = Store(store)
     if labels is not None:
         kw = labels if isinstance(labels, dict) else dict(labels=labels)
@@ -229,7 +246,7 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
         if progress: print(res.label_report)
     return res
 
-# %% ../nbs/02_store.ipynb #a0fa2745
+# %% ../nbs/02_store.ipynb #afd7b4d7
 class Store:
     "A prepared spectrum store: `flux` memmap `(n, grid.length)`, `grid`, `catalog`, `accepted`, `labels`."
     def __init__(self, path):
@@ -265,7 +282,7 @@ class Store:
             self._labels = key, lab.drop(columns=['dp_id'], errors='ignore').reindex(pd.RangeIndex(len(self), name='row'))
         return self._labels[1]
 
-# %% ../nbs/02_store.ipynb #ee871c01
+# %% ../nbs/02_store.ipynb #6c879a09
 def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:
     "Join a label table (CSV path or DataFrame) to the store's rows by `dp_id` or by sky position (`on='coords'`, `tolerance` arcsec)."
     store = store if isinstance(store, Store) else Store(store)

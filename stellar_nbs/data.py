@@ -119,8 +119,9 @@ class StoreDL(DataLoader):
 
 # %% ../nbs/03_data.ipynb #f6e166dd
 def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_workers=0, device=None, rows=None,
-                      by='object', pin_memory=None, tolerance=10., convert_on_device=None) -> DataLoaders:
+                      by='object', pin_memory=None, tolerance=10., convert_on_device=None, **kwargs) -> DataLoaders:
     "fastai DataLoaders over a store: split by star, train rows weighted 1/(spectra of the star) when `balance`."
+    # kwargs go to both loaders (e.g. persistent_workers=True, timeout)
     store = store if isinstance(store, Store) else Store(store)
     rows = np.arange(len(store)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(rows) == 0: raise ValueError(f"{store.path}: no rows to load")
@@ -131,7 +132,7 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
     if pin_memory is None: pin_memory = device.type == 'cuda'
     if convert_on_device is None: convert_on_device = device.type == 'cuda'
     reader = RowReader(store)
-    kw = dict(reader=reader, bs=bs, num_workers=num_workers, pin_memory=pin_memory, device=device, convert_on_device=convert_on_device)
+    kw = dict(reader=reader, bs=bs, num_workers=num_workers, pin_memory=pin_memory, device=device, convert_on_device=convert_on_device, **kwargs)
     train = StoreDL(rows[tr], weights=target_weights(groups[tr]) if balance else None, shuffle=True,
                     drop_last=len(tr) > bs, **kw)
     train.rng = random.Random(seed)

@@ -150,8 +150,9 @@ def plot_anomalies(table:pd.DataFrame, run, store=None, n:int=6, device='cpu', h
             ax.plot(wave, fp, color='k', lw=0.5, label='observed')
             ax.plot(wave, rp, color='tab:orange', lw=0.7, label='reconstruction')
         a0.set(xlim=(wave[v][0], wave[v][-1]), ylabel='Norm. flux')
-        a0.set_title(f"#{t['rank']} {t['dp_id']} ({t['target']}): score {t['score']:.1f}, "
-                     f"isolation {t['iforest']:.2f}, 5σ pixels {100 * t['recon_outliers']:.2f}%", fontsize=9, loc='left')
+        a0.set_title(f"#{t['rank']} {t['dp_id']} ({t['target']}): score {t['score']:.1f} — isolation {t['iforest']:.2f}, "
+                     f"residual {t['recon_excess']:.1f}× noise, emission S/N {t['recon_emission']:.0f}, "
+                     f"deficit {t['recon_deficit']:.1f}× scatter", fontsize=9, loc='left')
         w0, w1 = _worst_window(wave, (f - r) / (t['noise'] if t['noise'] > 0 else 1.), v, half_width)
         a1.set(xlim=(w0, w1), title='largest residual', ylabel='Norm. flux')
         sel = v & (wave >= w0) & (wave <= w1)

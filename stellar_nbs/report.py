@@ -187,8 +187,10 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
     if table is not None:
         best = best_nodes(table)
         corr = table.set_index(['node', 'label'])
+        ratio = activity_ratio(mu, logvar)
         rep['best_node'] = {l: dict(node=int(b.node), mi=b.mi, error=b.err, method=b.method, z=b.z,
-                                    mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean']) for l, b in best.iterrows()}
+                                    mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean'], informative=int(b.node) in set(inf),
+                                    activity_ratio=ratio[int(b.node)]) for l, b in best.iterrows()}
         rep['labels_without_node'] = [l for l in dict.fromkeys(table.label) if l not in rep['best_node']]
         rep['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
         rep['mi_table'] = table.to_dict('records')
@@ -224,10 +226,14 @@ def report_markdown(rep):
           f"{rep['stat']} > {rep['threshold']:g}: **{rep['n_informative']} nodes** {rep['informative_nodes']}. "
           f"Active units (spread of mu larger than the posterior noise): **{len(rep['active_units'])}** {rep['active_units']}.",
           '', '## Number of informative nodes (bootstrap intervals over spectra)', '',
+          *(['**Warning: posterior collapse.** No node moves more across spectra than its own posterior noise '
+             f"(largest Var(mu)/E[sigma^2] = {max(rep['activity_ratio']):.2g}). MI below is measured on tiny, rank-scale "
+             'variations of mu that the decoder cannot use; retrain (e.g. a smaller KL weight) before interpreting it.', '']
+            if not rep['active_units'] else []),
           _md_table([dict(rule=k, **v) for k, v in rep['counts'].items()], ['rule', 'count', 'lo', 'hi', 'level'])]
     if 'best_node' in rep:
         md += ['', f"## Best node per label (MI in nats, {rep['method']}; z against the permutation null)", '',
-               _md_table([dict(label=k, **v) for k, v in rep['best_node'].items()], ['label', 'node', 'mi', 'error', 'mi_minus_null', 'z', 'method'],
+               _md_table([dict(label=k, **v) for k, v in rep['best_node'].items()], ['label', 'node', 'mi', 'error', 'mi_minus_null', 'z', 'method', 'informative'],
                          {'mi': '{:.3f}', 'error': '{:.3f}', 'mi_minus_null': '{:.3f}', 'z': '{:.1f}'})]
         if rep['labels_without_node']: md += ['', f"No significant node for: {', '.join(rep['labels_without_node'])}."]
         md += ['', '## Informative nodes ranked by their largest MI with a label', '',

@@ -180,7 +180,7 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
     rep = dict(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in LABELS if l in lab},
                threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),
                active_units=active_units(mu, logvar).tolist(), activity_ratio=activity_ratio(mu, logvar).tolist(),
-               counts={r: dict(c) for r, c in counts.iterrows()}, method=method)
+               counts={r: dict(count=int(c['count']), lo=int(c['lo']), hi=int(c['hi']), level=float(c['level'])) for r, c in counts.iterrows()}, method=method)
     if stat != 'mad': rep['spread'] = spread.tolist()
     if null is not None: rep['untrained_mad'] = node_spread(null, 'mad').tolist()
     best = pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method'])
@@ -215,6 +215,7 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
 # %% ../nbs/07a_report.ipynb #802a0e4d
 def _md_table(rows, cols, fmt=None):
     fmt = fmt or {}
+    if not len(rows): return '(none)'
     out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for r in rows: out.append('| ' + ' | '.join(fmt.get(c, '{}').format(r.get(c)) if r.get(c) is not None else '-' for c in cols) + ' |')
     return '\n'.join(out)

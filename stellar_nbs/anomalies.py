@@ -88,8 +88,8 @@ def robust_z(x, log:bool=False) -> np.ndarray:
     c, s = robust_standardisation(x[np.isfinite(x)][:, None])
     return (x - c[0]) / s[0]
 
-def combine_scores(components:pd.DataFrame, how:str='sum') -> np.ndarray:
-    "Anomaly score: sum (or max) over columns of robust z-scores (log scale for the reconstruction statistics); NaN counts 0."
+def combine_scores(components:pd.DataFrame, how:str='max') -> np.ndarray:
+    "Anomaly score: max (or sum) over columns of robust z-scores (log scale for the reconstruction statistics); NaN counts 0."
     z = np.column_stack([robust_z(components[c], log=c in LOG_COMPONENTS) for c in components.columns])
     if how == 'sum': return np.nansum(z, 1)
     if how == 'max': return np.nanmax(np.nan_to_num(z, nan=-np.inf), 1)
@@ -103,6 +103,8 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     parts = RunParts(run, latents=latents, index=index, device=device)
     st = run_store(parts.run, store) if (parts.run is not None or store is not None) else None
     if st is None: raise FileNotFoundError(f"{run}: anomaly scores need the store the run was trained on (pass store=)")
+    if parts.run is None and index is None and len(st) == len(parts.latents):    # latents given in store order
+        parts._index = pd.DataFrame({'row': np.arange(len(st)), 'dp_id': np.asarray(st.dp_ids)})
     mu, idx = parts.latents, parts.index
     if nodes is None: nodes = _run_nodes(parts.run, mu) if parts.run is not None else np.arange(mu.shape[1])
     rows = idx['row'].to_numpy()

@@ -52,6 +52,8 @@ class Photosphere:
     teff: float; logg: float; m_h: float
     pg: float = 0.; pe: float = 0.; x_h: float = 0.; kappa: float = 0.
     def __post_init__(self):
+        for name, v, lo, hi in [('teff', self.teff, 2000, 60000), ('logg', self.logg, -0.5, 6.), ('m_h', self.m_h, -5., 1.5)]:
+            if not lo <= v <= hi: raise ValueError(f"{name} = {v} is outside the mock's range {lo}..{hi}")
         T, theta = self.teff, 5040. / self.teff
         self.pg = 1.2e5 * 10 ** (0.6 * (self.logg - 4.44)) * (T / 5777.) ** -4 * 10 ** (-0.3 * self.m_h)
         phi_h = saha_phi(13.598, 2., 1., T)
@@ -578,6 +580,7 @@ def _pick_odd(expo, targets, odd, rng):
 # %% ../nbs/01_mock.ipynb #264abecb
 def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max=40, progress=True) -> pd.DataFrame:
     "Write a mock HARPS archive of ADP FITS files plus labels.csv and truth.csv into `out`; returns the truth table."
+    if n_targets < 1 or n_exposures_max < 1: raise ValueError(f"mock_archive needs n_targets >= 1 and n_exposures_max >= 1, got {n_targets}, {n_exposures_max}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     targets = draw_targets(n_targets, rng, n_exposures_max)

@@ -8,9 +8,9 @@ __all__ = ['K_B', 'AMU', 'EV', 'ATOMS', 'ALPHA_ELEMENTS', 'REFERENCE_STARS', 'ST
            'saha_phi', 'abundance', 'Photosphere', 'line_tau0', 'damping_a', 'mask_zero_point', 'select_lines',
            'stellar_lines', 'write_bundled_lines', 'balmer_tau', 'tio_lines', 'tio_tau0', 'telluric_lines',
            'LogLattice', 'broadening_kernel', 'bin_lattice', 'pixel_edges', 'lattice_cumsum', 'StarSpectrum',
-           'vmic_vmac', 'rest_spectrum', 'planck_photons', 'emission_lines', 'internal_step', 'Spectrograph',
-           'synth_spectrum', 'draw_targets', 'berv', 'draw_exposures', 'spectral_type', 'mjd_to_isot', 'write_adp',
-           'mock_archive']
+           'vmic_vmac', 'rest_spectrum', 'planck_photons', 'emission_lines', 'harps_efficiency', 'internal_step',
+           'Spectrograph', 'synth_spectrum', 'draw_targets', 'berv', 'draw_exposures', 'spectral_type', 'mjd_to_isot',
+           'write_adp', 'mock_archive']
 
 # %% ../nbs/01_mock.ipynb #15713e9b
 import math
@@ -328,6 +328,11 @@ def emission_lines(edges, rv, amplitude=1.5, sigma=0.5):
         out += amplitude * rel * s * math.sqrt(2 * math.pi) * np.diff(cdf) / np.diff(edges)
     return out
 
+def harps_efficiency(wave):
+    "Smooth relative efficiency of telescope + HARPS for the s1d counts: peak near 6000 Å, slow blue decline, steep below 4000 Å."
+    sigma = np.where(wave < 6000., 2065., 1300.)
+    return np.exp(-0.5 * ((wave - 6000.) / sigma) ** 2) / (1 + np.exp(-(wave - 4000.) / 120.))
+
 def internal_step(grid:Grid) -> float:
     "Velocity step [km/s] of the synthesis lattice: 0.5 km/s for HARPS, up to 1 km/s for coarse grids."
     return float(np.clip(grid.step / grid.wmax * C_KMS / 4, 0.5, 1.0))
@@ -342,7 +347,7 @@ class Spectrograph:
         self.edges = pixel_edges(self.wave)
         self.q_edges, self.widths = self.lat.position(self.edges) + 0.5, np.diff(self.edges)
         self._x = (self.wave - 5350.) / 1560.
-        self._shape = np.exp(-0.5 * ((self.wave - 6000.) / 1300.) ** 2)
+        self._shape = harps_efficiency(self.wave)
         t = telluric_lines()
         i0, i1 = np.clip(self.lat.position([t.wave.min() - 3, t.wave.max() + 3]).astype(int), 0, self.lat.n)
         self._tel, self._tel_lat = slice(int(i0), int(i1)), LogLattice(float(self.lat.w0 * math.exp(i0 * self.lat.dv / C_KMS)), self.lat.dv, int(i1 - i0))

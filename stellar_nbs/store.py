@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FITS_SUFFIXES', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits', 'grid_file', 'resize_npy', 'read_journal',
-           'read_catalog', 'prepare', 'Store', 'join_labels']
+           'read_catalog', 'Store', 'prepare', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
 import fcntl, json, os, time
@@ -131,6 +131,42 @@ def _catalog_frame(recs) -> pd.DataFrame:
     cat['row'] = cat['row'].astype('Int64')
     return cat
 
+# %% ../nbs/02_store.ipynb #afd7b4d7
+class Store:
+    "A prepared spectrum store: `flux` memmap `(n, grid.length)`, `grid`, `catalog`, `accepted`, `labels`."
+    def __init__(self, path):
+        self.path = Path(path)
+        if not (self.path/'flux.npy').exists():
+            raise FileNotFoundError(f"{self.path}: not a finished store (no flux.npy); run prepare(src, '{self.path}') to build or finish it")
+        self.grid = Grid.load(self.path/'grid.json')
+        self.catalog = read_catalog(self.path/'catalog.csv')
+        ok = self.catalog[self.catalog.status == 'ok']
+        self.accepted = ok.sort_values('row').reset_index(drop=True)
+        self.flux = np.load(self.path/'flux.npy', mmap_mode='r')
+        n = len(self.accepted)
+        if self.flux.shape != (n, self.grid.length) or not (self.accepted.row.to_numpy() == np.arange(n)).all():
+            raise ValueError(f"{self.path}: flux.npy {self.flux.shape} does not match catalog.csv ({n} accepted rows) and grid ({self.grid.length} px)")
+
+    def __len__(self): return len(self.accepted)
+    def __reduce__(self): return (Store, (self.path,))     # pickles as its path: never copies the array
+    def __repr__(self):
+        counts = self.catalog.status.value_counts().to_dict()
+        return f"Store('{self.path}', {len(self)} spectra x {self.grid.length} px {self.flux.dtype}, {counts})"
+    @cached_property
+    def dp_ids(self) -> np.ndarray: return self.accepted.dp_id.to_numpy(dtype=str)
+    @cached_property
+    def targets(self) -> np.ndarray: return self.accepted.object.fillna('').to_numpy(dtype=str)
+    @property
+    def labels(self) -> pd.DataFrame:
+        "Labels per row (index 0..n-1, NaN where unknown); no columns when no labels were joined."
+        f = self.path/'labels.csv'
+        if not f.exists(): return pd.DataFrame(index=pd.RangeIndex(len(self), name='row'))
+        key = (f.stat().st_mtime_ns, f.stat().st_size)
+        if getattr(self, '_labels', (None,))[0] != key:      # read once, again only if join_labels rewrote it
+            lab = pd.read_csv(f, dtype={'dp_id': str}).set_index('row')
+            self._labels = key, lab.drop(columns=['dp_id'], errors='ignore').reindex(pd.RangeIndex(len(self), name='row'))
+        return self._labels[1]
+
 # %% ../nbs/02_store.ipynb #0637b302
 def _check_params(store:Path, params:dict):
     f = store/'prepare.json'
@@ -245,42 +281,6 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
         res.label_report = join_labels(res, **kw)
         if progress: print(res.label_report)
     return res
-
-# %% ../nbs/02_store.ipynb #afd7b4d7
-class Store:
-    "A prepared spectrum store: `flux` memmap `(n, grid.length)`, `grid`, `catalog`, `accepted`, `labels`."
-    def __init__(self, path):
-        self.path = Path(path)
-        if not (self.path/'flux.npy').exists():
-            raise FileNotFoundError(f"{self.path}: not a finished store (no flux.npy); run prepare(src, '{self.path}') to build or finish it")
-        self.grid = Grid.load(self.path/'grid.json')
-        self.catalog = read_catalog(self.path/'catalog.csv')
-        ok = self.catalog[self.catalog.status == 'ok']
-        self.accepted = ok.sort_values('row').reset_index(drop=True)
-        self.flux = np.load(self.path/'flux.npy', mmap_mode='r')
-        n = len(self.accepted)
-        if self.flux.shape != (n, self.grid.length) or not (self.accepted.row.to_numpy() == np.arange(n)).all():
-            raise ValueError(f"{self.path}: flux.npy {self.flux.shape} does not match catalog.csv ({n} accepted rows) and grid ({self.grid.length} px)")
-
-    def __len__(self): return len(self.accepted)
-    def __reduce__(self): return (Store, (self.path,))     # pickles as its path: never copies the array
-    def __repr__(self):
-        counts = self.catalog.status.value_counts().to_dict()
-        return f"Store('{self.path}', {len(self)} spectra x {self.grid.length} px {self.flux.dtype}, {counts})"
-    @cached_property
-    def dp_ids(self) -> np.ndarray: return self.accepted.dp_id.to_numpy(dtype=str)
-    @cached_property
-    def targets(self) -> np.ndarray: return self.accepted.object.fillna('').to_numpy(dtype=str)
-    @property
-    def labels(self) -> pd.DataFrame:
-        "Labels per row (index 0..n-1, NaN where unknown); no columns when no labels were joined."
-        f = self.path/'labels.csv'
-        if not f.exists(): return pd.DataFrame(index=pd.RangeIndex(len(self), name='row'))
-        key = (f.stat().st_mtime_ns, f.stat().st_size)
-        if getattr(self, '_labels', (None,))[0] != key:      # read once, again only if join_labels rewrote it
-            lab = pd.read_csv(f, dtype={'dp_id': str}).set_index('row')
-            self._labels = key, lab.drop(columns=['dp_id'], errors='ignore').reindex(pd.RangeIndex(len(self), name='row'))
-        return self._labels[1]
 
 # %% ../nbs/02_store.ipynb #6c879a09
 def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:

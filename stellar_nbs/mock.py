@@ -596,7 +596,8 @@ def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max
     sp = Spectrograph(grid)
     tg = targets.set_index('target')
     rows = []
-    for t_idx, (name, ex) in enumerate(progress_bar(list(expo.groupby('target', sort=False)), display=progress)):
+    groups = list(expo.groupby('target', sort=False))
+    for t_idx, (name, ex) in enumerate(progress_bar(groups) if progress else groups):
         t = tg.loc[name]
         star = sp.star(t.teff, t.logg, t.m_h, t.vsini)
         for e in ex.itertuples():

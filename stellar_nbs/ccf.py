@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 
 # %% ../nbs/01a_ccf.ipynb #5080c063
 C_KMS = 299792.458                          # speed of light [km/s]
-BUNDLED_LINELISTS = Path(__file__).resolve().parent/'data' if '__file__' in globals() else Path('../stellar_nbs/data').resolve()
+BUNDLED_LINELISTS = Path(__file__).resolve().parent/'linelists' if '__file__' in globals() else Path('../stellar_nbs/linelists').resolve()
 
 def linelist_dir() -> Path:
     "Directory holding `HARPS_G2.mas` (and `vald/` when the full VALD lists are available)."

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['PAPER_CHANNELS', 'PRESETS', 'paper_kernel', 'n_halvings', 'vae_config', 'SpectrumVAE', 'layer_table']
 
-# %% ../nbs/04_model.ipynb #50535aba
+# %% ../nbs/04_model.ipynb #94bc9dd3
 import math
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-# %% ../nbs/04_model.ipynb #e5ef3a93
+# %% ../nbs/04_model.ipynb #795a4bf9
 PAPER_CHANNELS = (16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512)
 
 def paper_kernel(i:int) -> int:
@@ -26,7 +26,7 @@ def n_halvings(length:int, min_positions:int=16) -> int:
     while length % 2 == 0 and length // 2 >= min_positions: length, n = length // 2, n + 1
     return n
 
-# %% ../nbs/04_model.ipynb #b20a9e3a
+# %% ../nbs/04_model.ipynb #428496d3
 PRESETS = {'paper': dict(width=1.0, n_latent=128),
            'cpu':   dict(width=0.5, n_latent=128),
            'tiny':  dict(width=0.25, n_latent=16)}
@@ -39,9 +39,9 @@ def vae_config(length:int=327680, preset:str='paper', min_positions:int=16) -> d
     sched = list(PAPER_CHANNELS) + [PAPER_CHANNELS[-1]] * max(0, n_layers - len(PAPER_CHANNELS))
     channels = [max(4, int(round(c * p['width']))) for c in sched[:n_layers]]
     return dict(length=int(length), n_latent=p['n_latent'], channels=channels,
-                kernels=[paper_kernel(i) for i in range(n_layers)], n_layers=n_layers, slope=0.1)
+                kernels=[paper_kernel(i) for i in range(n_layers)], n_layers=n_layers, slope=0.1, out_bias=1.0)
 
-# %% ../nbs/04_model.ipynb #58006eab
+# %% ../nbs/04_model.ipynb #2d42478b
 def _conv(cin, cout, k, stride, slope):
     return nn.Sequential(nn.Conv1d(cin, cout, k, stride=stride, padding=(k - 1) // 2), nn.LeakyReLU(slope, inplace=True))
 
@@ -52,7 +52,7 @@ def _deconv(cin, cout, stride, slope):
 class SpectrumVAE(nn.Module):
     "The paper's ae1d generalised: strided Conv1d encoder, Gaussian bottleneck, mirrored ConvTranspose1d decoder."
     def __init__(self, length:int=327680, n_latent:int=128, channels:list=None, kernels:list=None,
-                 n_layers:int=None, slope:float=0.1):
+                 n_layers:int=None, slope:float=0.1, out_bias:float=1.0):
         super().__init__()
         if channels is None:
             d = vae_config(length, 'paper')
@@ -66,7 +66,7 @@ class SpectrumVAE(nn.Module):
         if length % 2**n_down: raise ValueError(f"length {length} is not divisible by 2**{n_down}: "
                                                f"{n_layers} layers need a multiple of {2**n_down} pixels")
         self.config = dict(length=int(length), n_latent=int(n_latent), channels=channels, kernels=kernels,
-                           n_layers=n_layers, slope=float(slope))
+                           n_layers=n_layers, slope=float(slope), out_bias=float(out_bias))
         self.positions = length // 2**n_down
         ins = [1] + channels[:-1]
         self.encoder = nn.Sequential(*[_conv(ci, co, k, 2 if i < n_down else 1, slope)
@@ -77,6 +77,14 @@ class SpectrumVAE(nn.Module):
         self.decoder = nn.Sequential(*[_deconv(channels[i], ins[i], 2 if i < n_down else 1, slope)
                                        for i in reversed(range(n_layers))])
         self.predict = nn.Conv1d(1, 1, 3, padding=1)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        "Kaiming-normal convolution weights (for LeakyReLU `slope`), zero conv biases, output bias `out_bias`."
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
+                nn.init.kaiming_normal_(m.weight, a=self.config['slope']); nn.init.zeros_(m.bias)
+        with torch.no_grad(): self.predict.bias.fill_(self.config['out_bias'])   # spectra are median-normalised
 
     @classmethod
     def paper(cls):
@@ -100,7 +108,7 @@ class SpectrumVAE(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return self.decode(z), mu, logvar
 
-# %% ../nbs/04_model.ipynb #2a3b166d
+# %% ../nbs/04_model.ipynb #5f1f9612
 def layer_table(model:SpectrumVAE) -> pd.DataFrame:
     "Per-layer output shape, parameters, MACs and activations for one spectrum through `model`."
     rows, length = [], model.config['length']

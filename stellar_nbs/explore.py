@@ -402,7 +402,11 @@ def _encode_file(self:LatentIndex, path) -> np.ndarray:
     g = to_grid(read_spectrum(path), self.grid)
     if g.degenerate: raise ValueError(f"{path}: degenerate spectrum, not encoded ({g.reason})")
     if self._model is None: self._model = RunParts(self.run).model
-    return encode_flux(self._model, g.flux)[0]
+    if getattr(self, '_flux_dtype', None) is None:
+        st = run_store(self.run); self._flux_dtype = st.flux.dtype if st is not None else np.dtype('float32')
+    with np.errstate(over='ignore'):     # rounded as the store holds it, so an archive file encodes to its stored code
+        flux = np.clip(g.flux, -np.finfo(np.float16).max, np.finfo(np.float16).max).astype(self._flux_dtype) if self._flux_dtype == np.float16 else g.flux
+    return encode_flux(self._model, flux)[0]
 
 @patch
 def _point(self:LatentIndex, q) -> np.ndarray:

@@ -19,6 +19,7 @@ from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelTrainException
 from fastai.callback.training import GradientClip
 from fastai.callback.fp16 import MixedPrecision
+import fastai.callback.schedule      # adds Learner.fit_one_cycle and Learner.lr_find
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
@@ -148,11 +149,17 @@ class History(Callback):
 # %% ../nbs/05_train.ipynb #9ac6a72e
 def _bare_model(model): return getattr(model, '_orig_mod', model)   # unwrap torch.compile
 
+def _plain(o):
+    "Numpy scalars (fastai's schedulers put them in the optimiser's hyper-parameters) -> Python numbers."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
+    return o.item() if isinstance(o, np.generic) else o
+
 def save_checkpoint(learn, fname):
     "Atomically save model, optimiser state, `learn.iteration` and the epoch to `fname`."
     model = _bare_model(learn.model)
     epoch = learn.iteration // max(1, len(learn.dls.train)) if getattr(learn, 'dls', None) is not None else getattr(learn, 'epoch', 0)
-    state = dict(model=model.state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
+    state = dict(model=model.state_dict(), opt=_plain(learn.opt.state_dict()) if learn.opt is not None else None,
                  iteration=int(learn.iteration), epoch=int(epoch), config=getattr(model, 'config', None))
     _atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
@@ -241,10 +248,10 @@ def array_dataloaders(flux, valid=None, bs:int=32, valid_pct:float=0.1, seed:int
     dls.train_rows, dls.valid_rows = tr, va
     return dls
 
-# %% ../nbs/05_train.ipynb #30205369
+# %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
     'paper': dict(bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), every=10_000),
-    'cpu':   dict(bs=16, lr=1e-3, epochs=30, kl=dict(start=0.1, end=0.5, beta=0.3), every=None),
+    'cpu':   dict(bs=16, lr=1e-3, epochs=30, kl=dict(start=0.1, end=0.5, beta=0.3), every=None, clip=1.0),
     'tiny':  dict(bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), every=None),
 }
 
@@ -259,13 +266,13 @@ def _versions():
     import fastai, stellar_nbs
     return dict(torch=torch.__version__, fastai=fastai.__version__, stellar_nbs=stellar_nbs.__version__)
 
-def _run_settings(preset, epochs, bs, lr, kl, every):
+def _run_settings(preset, epochs, bs, lr, kl, every, clip=None):
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     p = TRAIN_PRESETS[preset]
-    return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'],
+    return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'], clip=clip or p.get('clip'),
                 epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'))
 
-# %% ../nbs/05_train.ipynb #aa86b67b
+# %% ../nbs/05_train.ipynb #781298e3
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
               kl:dict=None, kl_reduction:str='mean', valid_pct:float=0.1, balance:bool=True, clip:float=None,
               precision='auto', compile:bool=False, every:int=None, one_cycle:bool=False, resume:bool=True,
@@ -273,7 +280,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     store, run = _open_store(store), Path(run)
     run.mkdir(parents=True, exist_ok=True)
-    s = _run_settings(preset, epochs, bs, lr, kl, every)
+    s = _run_settings(preset, epochs, bs, lr, kl, every, clip)
     device = device or default_device()
     set_seed(seed, reproducible=True)
     if dls is None:
@@ -287,7 +294,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset,
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=clip, one_cycle=one_cycle, n_train=len(dls.train_rows),
+               balance=balance, clip=s['clip'], one_cycle=one_cycle, n_train=len(dls.train_rows),
                n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
                started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     ck = run/'checkpoint.pth'
@@ -299,7 +306,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     split = pd.DataFrame(dict(row=np.r_[dls.train_rows, dls.valid_rows],
                               split=['train'] * len(dls.train_rows) + ['valid'] * len(dls.valid_rows)))
     _atomic_write(run/'split.csv', lambda tmp: split.sort_values('row').to_csv(tmp, index=False))
-    learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=clip, precision=precision,
+    learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=s['clip'], precision=precision,
                         compile=compile, checkpoint=ck, every=s['every'], history=run/'history.csv',
                         append=resuming, progress=progress, path=run, cbs=cbs)
     extra = []
@@ -319,7 +326,7 @@ def save_model(learn, fname):
     state = dict(model=model.state_dict(), config=model.config, iteration=int(getattr(learn, 'iteration', 0)))
     _atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
-# %% ../nbs/05_train.ipynb #61d12722
+# %% ../nbs/05_train.ipynb #6939c858
 def load_model(run, device='cpu', fname='model.pth') -> SpectrumVAE:
     "The trained `SpectrumVAE` of run folder `run`, in eval mode on `device`."
     run = Path(run)
@@ -331,7 +338,7 @@ def load_model(run, device='cpu', fname='model.pth') -> SpectrumVAE:
     model.load_state_dict(state['model'])
     return model.to(device).eval()
 
-# %% ../nbs/05_train.ipynb #6939c858
+# %% ../nbs/05_train.ipynb #90e90fad
 def _save_npy(fname, arr):
     with open(fname, 'wb') as f: np.save(f, arr)
 

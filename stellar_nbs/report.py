@@ -228,8 +228,10 @@ def report_markdown(rep):
           f"Active units (spread of mu larger than the posterior noise): **{len(rep['active_units'])}** {rep['active_units']}.",
           '', '## Number of informative nodes (bootstrap intervals over spectra)', '',
           *(['**Warning: posterior collapse.** No node moves more across spectra than its own posterior noise '
-             f"(largest Var(mu)/E[sigma^2] = {max(rep['activity_ratio']):.2g}). MI below is measured on tiny, rank-scale "
-             'variations of mu that the decoder cannot use; retrain (e.g. a smaller KL weight) before interpreting it.', '']
+             f"(largest Var(mu)/E[sigma^2] = {max(rep['activity_ratio']):.2g}), so the decoder receives mostly noise from "
+             'every node. A count above a fixed MAD threshold then reflects the scale of mu, not information, and MI is '
+             'measured on variations of mu smaller than the posterior noise. Train longer or with a smaller KL weight '
+             'before interpreting the nodes.', '']
             if not rep['active_units'] else []),
           _md_table([dict(rule=k, **v) for k, v in rep['counts'].items()], ['rule', 'count', 'lo', 'hi', 'level'])]
     if 'best_node' in rep:

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['PAPER_BINS', 'LABELS', 'label_mask', 'usable_rows', 'clean_label', 'normal_scores', 'hist_mi_nodes', 'mi_indicator',
-           'plot_mi_indicator', 'mi_ksg', 'ksg_error', 'gmm_mi_of', 'mi_gmm', 'permutation_null', 'mutual_info',
-           'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'match_by_label', 'plot_mi_table',
-           'node_mi', 'independent_nodes', 'trace_factors']
+           'plot_mi_indicator', 'mi_ksg', 'ksg_error', 'gmm_mi_of', 'mi_gmm', 'is_per_group', 'permutation_null',
+           'mutual_info', 'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'match_by_label',
+           'plot_mi_table', 'node_mi', 'independent_nodes', 'trace_factors']
 
 # %% ../nbs/07_mutual_info.ipynb #a396f5ea
 import numpy as np
@@ -153,15 +153,23 @@ def mi_gmm(x, y, max_components=8, n_boot=20, n_mc=20_000, transform='gauss', se
     return mi, float(np.std(boot, ddof=1)) if n_boot > 1 else np.nan, g.n_components
 
 # %% ../nbs/07_mutual_info.ipynb #7a971d51
+def is_per_group(y, groups, max_within=0.05):
+    "True when `y` is (nearly) a per-group quantity: within-group variance < `max_within` of the total."
+    if groups is None: return False
+    y = pd.Series(np.asarray(y, dtype=np.float64))
+    total = y.var(ddof=0)
+    if not total > 0: return True
+    within = (y - y.groupby(pd.factorize(np.asarray(groups))[0]).transform('mean')).var(ddof=0)
+    return within < max_within * total
+
 def _shuffler(y, groups):
-    "Function rng -> shuffled copy of y: between groups when y is constant within every group, else per element."
-    y = np.asarray(y)
-    if groups is not None:
+    "Function rng -> shuffled copy of y: group means swapped between groups for per-group labels, else per element."
+    y = np.asarray(y, dtype=np.float64)
+    if is_per_group(y, groups):
         codes = pd.factorize(np.asarray(groups))[0]
-        per_group = pd.Series(y).groupby(codes).nunique().max() <= 1
-        if per_group:
-            value = pd.Series(y).groupby(codes).first().values
-            return lambda rng: value[rng.permutation(len(value))][codes]
+        mean = pd.Series(y).groupby(codes).mean().values
+        dev = y - mean[codes]
+        return lambda rng: mean[rng.permutation(len(mean))][codes] + dev
     return lambda rng: rng.permutation(y)
 
 def _pick(kw, *names): return {k: v for k, v in kw.items() if k in names}
@@ -233,7 +241,7 @@ def _label_rows(z, y, groups, label, method, nodes, always, screen, screen_sigma
         full = (s_mi - s_nm) > screen_sigma * s_ns
     else: full = np.ones(len(nodes), bool)
     full |= np.isin(nodes, list(always))
-    per_group = groups is not None and pd.Series(y).groupby(pd.factorize(groups)[0]).nunique().max() <= 1
+    per_group = is_per_group(y, groups)
     nkw = dict(k=k) if method == 'ksg' else kw
     null = lambda j: permutation_null(z[:, j], y, method, n_perm if method != 'gmm' else min(n_perm, 3), seed, groups, **nkw)[:2]
     if full.any() and not per_group: nm, ns = null(np.flatnonzero(full)[0])

@@ -4,18 +4,20 @@
 
 # %% auto #0
 __all__ = ['RESIDUAL_STATS', 'LOG_COMPONENTS', 'residual_stats', 'reconstruction_errors', 'isolation_scores', 'robust_z',
-           'combine_scores', 'anomaly_scores', 'plot_anomalies']
+           'neighbour_reference', 'combine_scores', 'component_z', 'anomaly_scores', 'plot_anomalies']
 
-# %% ../nbs/08a_anomalies.ipynb #e03d2731
+# %% ../nbs/08a_anomalies.ipynb #65c16091
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from scipy.ndimage import uniform_filter1d
 from sklearn.ensemble import IsolationForest
+import warnings
+from sklearn.neighbors import NearestNeighbors
 from .explore import RunParts, robust_standardisation, run_store, _run_nodes
 
-# %% ../nbs/08a_anomalies.ipynb #7bd72905
+# %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
 
 def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20) -> pd.DataFrame:
@@ -52,7 +54,7 @@ def _peak_snr(z, valid, k:int) -> float:
     ok = n >= max(1, k / 2)
     return float((s[ok] / np.sqrt(n[ok])).max()) if ok.any() else np.nan
 
-# %% ../nbs/08a_anomalies.ipynb #fec6a06b
+# %% ../nbs/08a_anomalies.ipynb #cf36fdc8
 def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1., wide_aa:float=10.) -> pd.DataFrame:
     "`residual_stats` of every store row (or `rows`), reconstructing each spectrum from its latent mean."
     p = next(model.parameters(), None); dev = p.device if p is not None else 'cpu'
@@ -69,7 +71,7 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
             parts.append(residual_stats(flux, recon, valid, n_sigma, k, kw))
     return pd.concat(parts, ignore_index=True).set_index(pd.Index(rows, name='row'))
 
-# %% ../nbs/08a_anomalies.ipynb #ae5b17e4
+# %% ../nbs/08a_anomalies.ipynb #81fa4f07
 def isolation_scores(latents, nodes=None, n_estimators:int=300, seed:int=0) -> np.ndarray:
     "Isolation-forest anomaly score (larger = more isolated) over standardised `nodes` of the latents."
     x = np.asarray(latents, dtype=np.float64)
@@ -78,28 +80,63 @@ def isolation_scores(latents, nodes=None, n_estimators:int=300, seed:int=0) -> n
     forest = IsolationForest(n_estimators=n_estimators, random_state=seed).fit((x - c) / s)
     return -forest.score_samples((x - c) / s)
 
-# %% ../nbs/08a_anomalies.ipynb #392f259e
+# %% ../nbs/08a_anomalies.ipynb #38c07a31
 LOG_COMPONENTS = ('recon_l1', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
 
-def robust_z(x, log:bool=False) -> np.ndarray:
-    "(x - median) / (1.4826 MAD) (log10 first when `log`; NaN stays NaN)."
+def robust_z(x, log:bool=False, reference=None) -> np.ndarray:
+    "(x - median) / (1.4826 MAD) over all of `x`, or over `x[reference[i]]` for row i (log10 first when `log`; NaN stays NaN)."
     x = np.asarray(x, dtype=np.float64)
     if log: x = np.log10(np.clip(x, np.nanmin(x[x > 0]) if (x > 0).any() else 1e-12, None))
     c, s = robust_standardisation(x[np.isfinite(x)][:, None])
-    return (x - c[0]) / s[0]
-
-def combine_scores(components:pd.DataFrame, how:str='max') -> np.ndarray:
-    "Anomaly score: max (or sum) over columns of robust z-scores (log scale for the reconstruction statistics); NaN counts 0."
-    z = np.column_stack([robust_z(components[c], log=c in LOG_COMPONENTS) for c in components.columns])
-    if how == 'sum': return np.nansum(z, 1)
-    if how == 'max': return np.nanmax(np.nan_to_num(z, nan=-np.inf), 1)
-    raise ValueError(f"how must be 'sum' or 'max', got {how!r}")
+    if reference is None: return (x - c[0]) / s[0]
+    ref = x[np.asarray(reference)]
+    with np.errstate(all='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)            # all-NaN neighbourhoods fall back below
+        lc = np.nanmedian(ref, 1); ls = 1.4826 * np.nanmedian(np.abs(ref - lc[:, None]), 1)
+    lc = np.where(np.isfinite(lc), lc, c[0]); ls = np.where(ls > 0, ls, s[0])
+    return (x - lc) / ls
 
 # %% ../nbs/08a_anomalies.ipynb #65c83483
+def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=2048) -> np.ndarray:
+    "Indices (n, k) of each row's `k` nearest rows in standardised latent space, excluding itself and rows of its group."
+    x = np.asarray(latents, dtype=np.float64)
+    if nodes is not None: x = x[:, np.asarray(nodes, dtype=np.int64)]
+    c, s = robust_standardisation(x); x = (x - c) / s
+    n = len(x); g = None if groups is None else pd.Series(groups).astype(str).to_numpy()
+    if g is not None: g = np.where(np.isin(g, ['', 'nan', 'None']), np.char.add('#row', np.arange(n).astype(str)), g)
+    n_same = np.zeros(n, np.int64) if g is None else pd.Series(g).map(pd.Series(g).value_counts()).to_numpy() - 1
+    k = min(k, n - 1 - int(n_same.min()) if n > 1 else 0)
+    if k < 1: raise ValueError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
+    tree = NearestNeighbors().fit(x); out = np.empty((n, k), np.int64)
+    for i0 in range(0, n, chunk):
+        rows = np.arange(i0, min(i0 + chunk, n))
+        m = min(n, k + 1 + int(n_same[rows].max()))                 # enough to survive the exclusions
+        ind = tree.kneighbors(x[rows], n_neighbors=m, return_distance=False)
+        keep = ind != rows[:, None]
+        if g is not None: keep &= g[ind] != g[rows][:, None]
+        keep &= np.cumsum(keep, 1) <= k
+        out[rows] = ind[keep].reshape(len(rows), k)
+    return out
+
+# %% ../nbs/08a_anomalies.ipynb #da340e3c
+def combine_scores(components:pd.DataFrame, how:str='max', reference=None) -> np.ndarray:
+    "Anomaly score: max (or sum) over columns of robust z-scores (log scale and `reference` rows for the reconstruction statistics); NaN counts 0."
+    z = component_z(components, reference)
+    if how == 'sum': return np.nansum(z.to_numpy(), 1)
+    if how == 'max': return np.nanmax(np.nan_to_num(z.to_numpy(), nan=-np.inf), 1)
+    raise ValueError(f"how must be 'sum' or 'max', got {how!r}")
+
+def component_z(components:pd.DataFrame, reference=None) -> pd.DataFrame:
+    "Robust z-score of each component column; reconstruction statistics against `reference` rows when given."
+    return pd.DataFrame({c: robust_z(components[c], log=c in LOG_COMPONENTS, reference=reference if c in RESIDUAL_STATS else None)
+                         for c in components.columns}, index=components.index)
+
+# %% ../nbs/08a_anomalies.ipynb #1ac7a9d7
 def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_excess', 'recon_emission', 'recon_deficit'),
-                   n_estimators:int=300,
-                   seed:int=0, bs:int=32, device='cpu', latents=None, index=None, how:str='max', save:bool=False) -> pd.DataFrame:
+                   n_estimators:int=300, seed:int=0, bs:int=32, device='cpu', latents=None, index=None, how:str='max',
+                   reference:str='neighbours', k:int=30, save:bool=False) -> pd.DataFrame:
     "Rank the encoded spectra of `run` by anomaly score (max or sum of robust z of `components`); most anomalous first."
+    if reference not in ('neighbours', 'all'): raise ValueError(f"reference must be 'neighbours' or 'all', got {reference!r}")
     parts = RunParts(run, latents=latents, index=index, device=device)
     st = run_store(parts.run, store) if (parts.run is not None or store is not None) else None
     if st is None: raise FileNotFoundError(f"{run}: anomaly scores need the store the run was trained on (pass store=)")
@@ -114,7 +151,10 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise ValueError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
-    table['score'] = combine_scores(table[list(components)], how)
+    ref = neighbour_reference(mu, nodes, k, groups=table['target']) if reference == 'neighbours' else None
+    z = component_z(table[list(components)], ref)
+    table['score'] = combine_scores(table[list(components)], how, ref)
+    table['driver'] = z.idxmax(axis=1).where(z.notna().any(axis=1), '')
     table = table.sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     table.insert(0, 'rank', np.arange(1, len(table) + 1))
     table['percentile'] = 100 * table['rank'] / len(table)
@@ -124,7 +164,7 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     if save and parts.run is not None: table.to_csv(parts.run/'anomalies.csv', index=False)
     return table
 
-# %% ../nbs/08a_anomalies.ipynb #8d74e794
+# %% ../nbs/08a_anomalies.ipynb #a798cc5f
 def _worst_window(wave, res, valid, half_width:float=15.) -> tuple:
     step = np.median(np.diff(wave)); k = max(1, int(round(1. / step)))
     r = np.where(valid, np.abs(np.nan_to_num(res)), 0.)

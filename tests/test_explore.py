@@ -39,14 +39,24 @@ def ranked(run):
     r, _, truth = run
     table = anomaly_scores(r, save=True)
     table['odd'] = truth.set_index('dp_id').odd.reindex(table.dp_id).fillna('').to_numpy()
-    print(table[table.odd != ''][['rank', 'percentile', 'odd', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'score']].to_string())
+    table['true_teff'] = truth.set_index('dp_id').teff.reindex(table.dp_id).to_numpy()
+    print(table[table.odd != ''][['rank', 'percentile', 'odd', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'score', 'driver']].to_string())
     return table
+
+def test_badly_fitted_class_is_not_anomalous_per_se(run, ranked):
+    "The tiny model fits M dwarfs badly; scored against latent neighbours they must not crowd the top 10 % as they do globally."
+    share = lambda t: (t.head(len(t) // 10).true_teff < 4000).mean()
+    m_share = (ranked.true_teff < 4000).mean()
+    glob = anomaly_scores(run[0], reference='all')
+    glob['true_teff'] = run[2].set_index('dp_id').teff.reindex(glob.dp_id).to_numpy()
+    print(f"M dwarfs: {m_share:.0%} of the archive, {share(ranked):.0%} of the top 10 % (neighbours), {share(glob):.0%} (all)")
+    assert share(ranked) <= 1.5 * m_share, share(ranked)
 
 def test_anomaly_table(run, ranked):
     r, _, truth = run
     assert len(ranked) == len(truth) and sorted(ranked.row) == list(range(len(truth)))
     assert ranked['rank'].tolist() == list(range(1, len(ranked) + 1)) and (np.diff(ranked.score) <= 0).all()
-    assert {'iforest', 'recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit', 'teff', 'target'} <= set(ranked.columns)
+    assert {'iforest', 'recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit', 'teff', 'target', 'driver'} <= set(ranked.columns)
     assert ranked[['iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'score']].notna().all().all()
     saved = pd.read_csv(r/'anomalies.csv', dtype={'dp_id': str})
     assert saved.dp_id.tolist() == ranked.dp_id.tolist()
@@ -58,7 +68,8 @@ def test_odd_spectra_rank_in_top_percent(ranked, kind):
     assert (odd.percentile <= TOP_PCT).all(), f"{kind} spectra at percentiles {odd.percentile.tolist()}"
 
 @pytest.mark.xfail(strict=False, reason="a SpectrumVAE trained for ~1 min reconstructs little beyond the continuum, so a "
-                   "double-lined binary looks like just another star it cannot fit; needs a better-trained model")
+                   "double-lined binary (lines split by tens of km/s) fits hardly worse than its latent neighbours "
+                   "(percentiles ~8 and ~26 with the neighbour reference); needs a better-trained model")
 def test_double_lined_binaries_rank_in_top_percent(ranked):
     odd = ranked[ranked.odd == 'sb2']
     assert (odd.percentile <= TOP_PCT).all(), f"SB2 spectra at percentiles {odd.percentile.tolist()}"

@@ -118,7 +118,7 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
         out[rows] = ind[keep].reshape(len(rows), k)
     return out
 
-# %% ../nbs/08a_anomalies.ipynb #da340e3c
+# %% ../nbs/08a_anomalies.ipynb #c89a140a
 def combine_scores(components:pd.DataFrame, how:str='max', reference=None) -> np.ndarray:
     "Anomaly score: max (or sum) over columns of robust z-scores (log scale and `reference` rows for the reconstruction statistics); NaN counts 0."
     z = component_z(components, reference)
@@ -131,7 +131,7 @@ def component_z(components:pd.DataFrame, reference=None) -> pd.DataFrame:
     return pd.DataFrame({c: robust_z(components[c], log=c in LOG_COMPONENTS, reference=reference if c in RESIDUAL_STATS else None)
                          for c in components.columns}, index=components.index)
 
-# %% ../nbs/08a_anomalies.ipynb #1ac7a9d7
+# %% ../nbs/08a_anomalies.ipynb #4c699dfd
 def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_excess', 'recon_emission', 'recon_deficit'),
                    n_estimators:int=300, seed:int=0, bs:int=32, device='cpu', latents=None, index=None, how:str='max',
                    reference:str='neighbours', k:int=30, save:bool=False) -> pd.DataFrame:
@@ -164,7 +164,7 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     if save and parts.run is not None: table.to_csv(parts.run/'anomalies.csv', index=False)
     return table
 
-# %% ../nbs/08a_anomalies.ipynb #a798cc5f
+# %% ../nbs/08a_anomalies.ipynb #0b2fd018
 def _worst_window(wave, res, valid, half_width:float=15.) -> tuple:
     step = np.median(np.diff(wave)); k = max(1, int(round(1. / step)))
     r = np.where(valid, np.abs(np.nan_to_num(res)), 0.)

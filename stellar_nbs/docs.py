@@ -7,7 +7,7 @@ __all__ = ['project_root', 'project_path', 'doc_notebooks', 'page_name', 'pandoc
            'order_show_docs', 'split_title_cell', 'exec_show_docs_recorded', 'docs_processors', 'execute_notebook',
            'process_notebook', 'cell_options', 'output_markdown', 'quarto_to_mkdocs', 'notebook_markdown',
            'render_notebook', 'mkdocs_config', 'write_mkdocs_config', 'run_mkdocs', 'SiteBuild', 'build_docs',
-           'page_names', 'module_problems', 'check_docs', 'stellar_nbs_docs']
+           'page_names', 'module_problems', 'check_docs', 'readme_markdown', 'write_readme', 'stellar_nbs_docs']
 
 # %% ../nbs/11_docs.ipynb #42367bd1
 import logging, os, re, shutil, sys, tempfile, time, base64, importlib, inspect, html, warnings
@@ -427,6 +427,20 @@ def check_docs(site='_docs', nbs='nbs') -> list:
         mod = _default_exp(read_nb(nb))
         if mod: res += module_problems(f"{lib}.{mod}", site/Path(page_name(nb)).with_suffix('.html'))
     return res
+
+# %% ../nbs/11_docs.ipynb #readme01
+import json
+
+def readme_markdown(index='nbs/index.ipynb') -> str:
+    "The README text: the markdown cells of the index notebook, joined by blank lines."
+    cells = json.loads(project_path(index).read_text())['cells']
+    return '\n\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown') + '\n'
+
+def write_readme(index='nbs/index.ipynb', dest='README.md') -> Path:
+    "Regenerate `README.md` from the index notebook; returns its path."
+    path = project_path(dest)
+    path.write_text(readme_markdown(index))
+    return path
 
 # %% ../nbs/11_docs.ipynb #ed5b2410
 @call_parse

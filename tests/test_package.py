@@ -25,6 +25,6 @@ def test_every_notebook_declares_its_module():
 
 def test_readme_is_index_notebook():
     "README.md is generated from nbs/index.ipynb (its markdown cells); regenerate it after editing the notebook."
-    cells = json.loads((ROOT/'nbs'/'index.ipynb').read_text())['cells']
-    md = '\n\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown') + '\n'
-    assert (ROOT/'README.md').read_text() == md, "README.md is out of date: regenerate it from nbs/index.ipynb"
+    from stellar_nbs.docs import readme_markdown
+    assert (ROOT/'README.md').read_text() == readme_markdown(ROOT/'nbs'/'index.ipynb'), \
+        "README.md is out of date: run `python -c 'from stellar_nbs.docs import write_readme; write_readme()'`"

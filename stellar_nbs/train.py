@@ -250,9 +250,9 @@ def array_dataloaders(flux, valid=None, bs:int=32, valid_pct:float=0.1, seed:int
 
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
-    'paper': dict(bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), every=10_000),
-    'cpu':   dict(bs=16, lr=1e-3, epochs=30, kl=dict(start=0.1, end=0.5, beta=0.3), every=None, clip=1.0),
-    'tiny':  dict(bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), every=None),
+    'paper': dict(bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), every=10_000, one_cycle=False),
+    'cpu':   dict(bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), every=None, clip=1.0, one_cycle=True),
+    'tiny':  dict(bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), every=None, one_cycle=False),
 }
 
 def default_device():
@@ -266,21 +266,22 @@ def _versions():
     import fastai, stellar_nbs
     return dict(torch=torch.__version__, fastai=fastai.__version__, stellar_nbs=stellar_nbs.__version__)
 
-def _run_settings(preset, epochs, bs, lr, kl, every, clip=None):
+def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     p = TRAIN_PRESETS[preset]
     return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'], clip=clip or p.get('clip'),
+                one_cycle=p['one_cycle'] if one_cycle is None else one_cycle,
                 epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'))
 
 # %% ../nbs/05_train.ipynb #781298e3
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
               kl:dict=None, kl_reduction:str='mean', valid_pct:float=0.1, balance:bool=True, clip:float=None,
-              precision='auto', compile:bool=False, every:int=None, one_cycle:bool=False, resume:bool=True,
+              precision='auto', compile:bool=False, every:int=None, one_cycle:bool=None, resume:bool=True,
               num_workers:int=0, rows=None, dls=None, cbs=None, progress:bool=True) -> Learner:
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     store, run = _open_store(store), Path(run)
     run.mkdir(parents=True, exist_ok=True)
-    s = _run_settings(preset, epochs, bs, lr, kl, every, clip)
+    s = _run_settings(preset, epochs, bs, lr, kl, every, clip, one_cycle)
     device = device or default_device()
     set_seed(seed, reproducible=True)
     if dls is None:
@@ -294,7 +295,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset,
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=s['clip'], one_cycle=one_cycle, n_train=len(dls.train_rows),
+               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], n_train=len(dls.train_rows),
                n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
                started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     ck = run/'checkpoint.pth'
@@ -315,7 +316,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
         if learn.iteration % per_epoch: extra.append(_FinishPartialEpoch(per_epoch - learn.iteration % per_epoch))
     start_epoch = learn.iteration // per_epoch
     if learn.iteration < total:
-        if one_cycle: learn.fit_one_cycle(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
+        if s['one_cycle']: learn.fit_one_cycle(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
         else: learn.fit(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
     save_model(learn, run/'model.pth')
     return learn

@@ -27,11 +27,13 @@ def mock_command(out:str,                 # folder to write the mock archive (FI
          n_targets:int=50,        # number of stars; each gets a heavy-tailed number of exposures
          seed:int=0,              # random seed (the archive is deterministic for a seed)
          grid:str='harps',        # 'harps', 'demo' or WMIN:WMAX:STEP in Angstrom
-         odd:int=0):              # how many odd spectra of each kind (emission, sb2, broken) to inject
+         odd:int=0,               # how many odd spectra of each kind (emission, sb2, broken) to inject
+         n_exposures_max:int=40): # cap on exposures per star
     "Generate a physics-based mock HARPS archive with truth labels."
     from stellar_nbs.mock import mock_archive
     odd_spec = {'emission': odd, 'sb2': odd, 'broken': odd} if odd else None
-    truth = mock_archive(out, n_targets=n_targets, seed=seed, grid=parse_grid(grid), odd=odd_spec)
+    truth = mock_archive(out, n_targets=n_targets, seed=seed, grid=parse_grid(grid), odd=odd_spec,
+                         n_exposures_max=n_exposures_max)
     print(f"wrote {len(truth)} spectra of {truth['target'].nunique()} targets to {out}")
     return truth
 
@@ -154,7 +156,7 @@ def anomalies_command(run:str,            # encoded run folder
 # %% ../nbs/10_cli.ipynb #67548cb1
 def demo_command(out:str,                 # folder for everything (archive/, store/, run/)
          full:store_true=False,   # the paper configuration: HARPS grid, 7 M-parameter model (wants a GPU)
-         n_targets:int=60,        # stars in the mock archive
+         n_targets:int=200,       # stars in the mock archive (up to 4 exposures each: ~500 spectra)
          seed:int=0,              # random seed
          epochs:int=None,         # training epochs (default: the preset's)
          device:str=None,         # cpu or cuda
@@ -170,14 +172,15 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     def step(msg): print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
     if not (archive/'truth.csv').exists():
         step(f"mock archive: {n_targets} targets on {grid.name} ({grid.length} px)")
-        mock_archive(archive, n_targets=n_targets, seed=seed, grid=grid, odd={'emission': 1, 'sb2': 1, 'broken': 1})
+        mock_archive(archive, n_targets=n_targets, seed=seed, grid=grid, odd={'emission': 1, 'sb2': 1, 'broken': 1},
+                     n_exposures_max=4)
     step("prepare the store")
     st = _prepare(archive, store, grid=grid, labels=archive/'labels.csv', workers=workers)
     step(f"train ({'paper' if full else 'cpu'} preset) on {len(st)} spectra")
     train_run(store, run, preset='paper' if full else 'cpu', epochs=epochs, seed=seed, device=device)
     step("encode"); encode_store(store, run, device=device)
     step("analyse")
-    rep = analyse_run(run, store=store, truth=archive/'truth.csv')
+    rep = analyse_run(run, store=store, truth=archive/'truth.csv', untrained='auto')
     for lab in ('radvel', 'teff'):
         b = rep.get('best_node', {}).get(lab)
         if b is not None:

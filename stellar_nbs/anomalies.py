@@ -108,8 +108,9 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
     k = min(k, n - 1 - int(n_same.min()) if n > 1 else 0)
     if k < 1: raise ValueError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
     tree = NearestNeighbors().fit(x); out = np.empty((n, k), np.int64)
+    order = np.argsort(n_same, kind='stable')                     # rows of big targets together: few need a long query
     for i0 in range(0, n, chunk):
-        rows = np.arange(i0, min(i0 + chunk, n))
+        rows = order[i0:i0 + chunk]
         m = min(n, k + 1 + int(n_same[rows].max()))                 # enough to survive the exclusions
         ind = tree.kneighbors(x[rows], n_neighbors=m, return_distance=False)
         keep = ind != rows[:, None]

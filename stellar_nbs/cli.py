@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DEMO_GRID', 'COMMANDS', 'USER_ERRORS', 'parse_grid', 'mock_command', 'prepare_command', 'train_command',
-           'encode_command', 'analyse_command', 'summary', 'traverse_command', 'retrieve_command', 'anomalies_command',
-           'demo_command', 'add_command', 'command_parser', 'main']
+           'set_threads', 'encode_command', 'analyse_command', 'summary', 'traverse_command', 'retrieve_command',
+           'anomalies_command', 'demo_command', 'add_command', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
 import os, sys, io, time, json, argparse, contextlib
@@ -63,13 +63,20 @@ def train_command(store:str,              # store written by `prepare`
           seed:int=0,             # random seed
           device:str=None,        # cpu or cuda (default: cuda when available)
           bs:int=None,            # batch size (default: the preset's)
-          resume:store_true=False): # continue from the run folder's last checkpoint
+          resume:store_true=False, # continue from the run folder's last checkpoint
+          threads:int=1):         # CPU threads for torch (more threads than free cores slows small models badly)
     "Train the encoder-decoder on a store; write the run folder."
     from stellar_nbs.train import train_run
+    set_threads(threads)
     _need(Path(store)/'grid.json', 'a store (run `stellar-nbs prepare` first)')
     learn = train_run(store, run, preset=preset, epochs=epochs, seed=seed, device=device, bs=bs, resume=resume)
     print(f"trained; run folder {run}")
     return learn
+
+def set_threads(n:int):
+    "Use `n` torch threads on the CPU (1 by default: small 1-D conv nets gain little from more, and lose a lot when cores are shared)."
+    import torch
+    if n and n > 0: torch.set_num_threads(int(n))
 
 def _need(path, what):
     if not Path(path).exists(): raise FileNotFoundError(f"{Path(path).parent}: not {what} ({Path(path).name} missing)")
@@ -160,13 +167,15 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
          seed:int=0,              # random seed
          epochs:int=None,         # training epochs (default: the preset's)
          device:str=None,         # cpu or cuda
-         workers:int=2):          # processes for preparing the store
+         workers:int=2,           # processes for preparing the store
+         threads:int=1):          # CPU threads for torch
     "The whole chain on the embedded mock archive, with a summary at the end."
     from stellar_nbs.mock import mock_archive
     from stellar_nbs.store import prepare as _prepare
     from stellar_nbs.train import train_run, encode_store
     from stellar_nbs.report import analyse_run
     out, t0 = Path(out), time.time()
+    set_threads(threads)
     grid = parse_grid('harps' if full else 'demo')
     archive, store, run = out/'archive', out/'store', out/'run'
     def step(msg): print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)

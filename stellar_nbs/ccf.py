@@ -11,6 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
+from .spectra import pixel_edges
 
 # %% ../nbs/01a_ccf.ipynb #5080c063
 C_KMS = 299792.458                          # speed of light [km/s]
@@ -59,10 +60,6 @@ def doppler_factor(v):
     b = np.asarray(v, dtype=np.float64) / C_KMS
     return np.sqrt((1 + b) / (1 - b))
 
-def _pixel_edges(wave):
-    mid = (wave[1:] + wave[:-1]) / 2
-    return np.concatenate([[wave[0] - (mid[0] - wave[0])], mid, [wave[-1] + (wave[-1] - mid[-1])]])
-
 def ccf(wave, flux, mask=None, v_grid=None, normalise=True) -> tuple:
     "Cross-correlation function of a spectrum with a line mask: returns (v_grid [km/s], ccf)."
     wave, flux = np.asarray(wave, np.float64), np.asarray(flux, np.float64)
@@ -73,7 +70,7 @@ def ccf(wave, flux, mask=None, v_grid=None, normalise=True) -> tuple:
     if good.sum() < 10: raise ValueError("ccf: fewer than 10 finite flux values")
     flux = np.where(good, flux, 0.)
     if normalise: flux = flux / continuum(wave, flux)
-    edges = _pixel_edges(wave)
+    edges = pixel_edges(wave)
     cum = np.concatenate([[0.], np.cumsum(flux * np.diff(edges))])
     cov = np.concatenate([[0.], np.cumsum(good * np.diff(edges))])
     d = doppler_factor(v_grid)[:, None]

@@ -7,10 +7,10 @@ __all__ = ['K_B', 'AMU', 'EV', 'ATOMS', 'ALPHA_ELEMENTS', 'REFERENCE_STARS', 'ST
            'SUN', 'BALMER_COMPRESSION', 'TIO_HEADS', 'R_HARPS', 'GAIN', 'DETRON', 'KINDS', 'LA_SILLA_LAT', 'ODD_KINDS',
            'saha_phi', 'abundance', 'Photosphere', 'line_tau0', 'damping_a', 'mask_zero_point', 'select_lines',
            'stellar_lines', 'write_bundled_lines', 'balmer_tau', 'tio_lines', 'tio_tau0', 'telluric_lines',
-           'LogLattice', 'broadening_kernel', 'bin_lattice', 'pixel_edges', 'lattice_cumsum', 'StarSpectrum',
-           'vmic_vmac', 'rest_spectrum', 'planck_photons', 'emission_lines', 'harps_efficiency', 'internal_step',
-           'Spectrograph', 'synth_spectrum', 'draw_targets', 'berv', 'draw_exposures', 'spectral_type', 'mjd_to_isot',
-           'write_adp', 'mock_archive']
+           'LogLattice', 'broadening_kernel', 'bin_lattice', 'lattice_cumsum', 'StarSpectrum', 'vmic_vmac',
+           'rest_spectrum', 'planck_photons', 'emission_lines', 'harps_efficiency', 'internal_step', 'Spectrograph',
+           'synth_spectrum', 'draw_targets', 'berv', 'draw_exposures', 'spectral_type', 'mjd_to_isot', 'write_adp',
+           'mock_archive']
 
 # %% ../nbs/01_mock.ipynb #15713e9b
 import math
@@ -24,7 +24,7 @@ from scipy.special import erf
 from scipy.ndimage import convolve1d
 from astropy.io import fits
 from fastprogress.fastprogress import progress_bar
-from .spectra import Grid
+from .spectra import Grid, pixel_edges
 from .ccf import C_KMS, BUNDLED_LINELISTS, VALD_ELEMENTS, linelist_dir, read_vald, g2_mask, doppler_factor, ccf_rv, continuum, der_snr, band_depth
 
 # %% ../nbs/01_mock.ipynb #39e5c1de
@@ -267,11 +267,6 @@ def bin_lattice(cum, lat, q_edges, widths, v=0.):
 
 @lru_cache(maxsize=4)
 def _cell_index(n): return np.arange(n + 1, dtype=np.float64)
-
-def pixel_edges(wave):
-    "Edges of pixels centred on `wave` (linear or not)."
-    mid = (wave[1:] + wave[:-1]) / 2
-    return np.concatenate([[2 * wave[0] - mid[0]], mid, [2 * wave[-1] - mid[-1]]])
 
 def lattice_cumsum(lat, values):
     "Cumulative integral ∫ values dλ [Å] up to each lattice cell boundary (length n + 1)."

@@ -126,6 +126,8 @@ def summary(rep:dict) -> str:
     lines = [f"informative nodes (MAD > threshold): {len(rep['informative_nodes'])} -> {rep['informative_nodes']}"]
     for lab, b in rep.get('best_node', {}).items():
         lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
+    if rep.get('labels_without_node'):
+        lines.append(f"  no node significant against the null for: {', '.join(rep['labels_without_node'])}")
     return '\n'.join(lines)
 
 # %% ../nbs/10_cli.ipynb #7c69594e
@@ -216,7 +218,8 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     ranks = table.set_index('dp_id').reindex(odd.dp_id)['percentile']
     step("done")
     print('\n' + summary(rep))
-    if len(odd): print(f"injected odd spectra rank in the top {ranks.max():.1f} % of anomaly scores ({', '.join(odd.odd)})")
+    if len(odd): print("injected odd spectra, percentile of anomaly rank (small = anomalous): " +
+                       ', '.join(f"{k} {p:.1f} %" for k, p in zip(odd.odd, ranks)))
     print(f"report: {run/'report.md'}")
     return rep
 

@@ -11,6 +11,7 @@ import fcntl, json, os, time
 from contextlib import contextmanager
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
@@ -182,14 +183,17 @@ def _results(todo, grid, min_median, dtype, workers):
     if workers <= 1:
         for p in todo: yield grid_file(p, grid, min_median, dtype)
         return
-    ex = ProcessPoolExecutor(workers)
+    # spawn, not fork: forking a process that already runs threads (torch, BLAS, a notebook kernel) can deadlock;
+    # spawned workers import the worker function from the installed package
+    from stellar_nbs import store as package
+    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
     try:
         it, window = iter(todo), deque()
-        for p in islice(it, 4 * workers): window.append(ex.submit(grid_file, p, grid, min_median, dtype))
+        for p in islice(it, 4 * workers): window.append(ex.submit(package.grid_file, p, grid, min_median, dtype))
         while window:
             res = window.popleft().result()
             p = next(it, None)
-            if p is not None: window.append(ex.submit(grid_file, p, grid, min_median, dtype))
+            if p is not None: window.append(ex.submit(package.grid_file, p, grid, min_median, dtype))
             yield res
     finally: ex.shutdown(wait=True, cancel_futures=True)
 

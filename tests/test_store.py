@@ -89,6 +89,8 @@ def test_corrupt_files_are_rejected_with_reasons_and_the_batch_goes_on(tmp_path)
     np.testing.assert_array_equal(np.asarray(st.flux[0]).tobytes(), np.asarray(prepare([good], tmp_path/'one', grid=GRID, progress=False).flux[0]).tobytes())
 
 # ---- resuming after SIGKILL --------------------------------------------------------------------------------
+# A script file, not `python -c`: prepare's spawned workers re-import it as their main module, so the slowed-down
+# worker function exists there too (the prepare call itself is guarded).
 SLOW_PREPARE = textwrap.dedent('''
     import sys, time
     import stellar_nbs.store as S
@@ -96,7 +98,8 @@ SLOW_PREPARE = textwrap.dedent('''
     def slow(*a):
         time.sleep(0.1); return real(*a)
     S.grid_file = slow
-    S.prepare(sys.argv[1], sys.argv[2], grid='5000:5600:0.5', progress=False, checkpoint_s=float(sys.argv[3]), workers=int(sys.argv[4]))
+    if __name__ == '__main__':
+        S.prepare(sys.argv[1], sys.argv[2], grid='5000:5600:0.5', progress=False, checkpoint_s=float(sys.argv[3]), workers=int(sys.argv[4]))
 ''')
 
 @pytest.fixture(scope='module')
@@ -122,7 +125,8 @@ def test_reference_flags(reference):
 def test_killed_at_random_moments_then_resumed_equals_uninterrupted(archive, reference, tmp_path, checkpoint_s, workers):
     store, rng = tmp_path/'store', np.random.default_rng(int(checkpoint_s * 10) + workers)
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
-    cmd = [sys.executable, '-c', SLOW_PREPARE, str(archive), str(store), str(checkpoint_s), str(workers)]
+    script = tmp_path/'slow_prepare.py'; script.write_text(SLOW_PREPARE)
+    cmd = [sys.executable, str(script), str(archive), str(store), str(checkpoint_s), str(workers)]
     journaled, kills = [], 0
     for delay in rng.uniform(0, 0.5, 6):
         if (store/'flux.npy').exists() and not (store/'journal.jsonl').exists(): break     # finished before we killed it

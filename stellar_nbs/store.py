@@ -7,7 +7,7 @@ __all__ = ['FITS_SUFFIXES', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits', 'gri
            'read_catalog', 'Store', 'prepare', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
-import fcntl, json, os, time
+import fcntl, json, os, sys, time, types
 from contextlib import contextmanager
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -178,6 +178,16 @@ def _check_params(store:Path, params:dict):
             raise ValueError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
     else: _write_atomic(f, json.dumps(params, indent=1))
 
+@contextmanager
+def _main_hidden():
+    "Start spawned processes without re-running the caller's script (one lacking an `if __name__ == '__main__':` guard)."
+    # a spawned child imports the parent's `__main__` by path; a script that calls `prepare` at top level would run again
+    # in every worker (regenerating inputs, fighting over the store lock). Workers only need `stellar_nbs`.
+    main = sys.modules.get('__main__')
+    sys.modules['__main__'] = types.ModuleType('__main__')
+    try: yield
+    finally: sys.modules['__main__'] = main
+
 def _results(todo, grid, min_median, dtype, workers):
     "Yield `grid_file` results in input order, running at most `4 x workers` files ahead."
     if workers <= 1:
@@ -189,7 +199,8 @@ def _results(todo, grid, min_median, dtype, workers):
     ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
     try:
         it, window = iter(todo), deque()
-        for p in islice(it, 4 * workers): window.append(ex.submit(package.grid_file, p, grid, min_median, dtype))
+        with _main_hidden():    # the first `workers` submits start the processes
+            for p in islice(it, 4 * workers): window.append(ex.submit(package.grid_file, p, grid, min_median, dtype))
         while window:
             res = window.popleft().result()
             p = next(it, None)

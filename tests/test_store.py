@@ -89,17 +89,20 @@ def test_corrupt_files_are_rejected_with_reasons_and_the_batch_goes_on(tmp_path)
     np.testing.assert_array_equal(np.asarray(st.flux[0]).tobytes(), np.asarray(prepare([good], tmp_path/'one', grid=GRID, progress=False).flux[0]).tobytes())
 
 # ---- resuming after SIGKILL --------------------------------------------------------------------------------
-# A script file, not `python -c`: prepare's spawned workers re-import it as their main module, so the slowed-down
-# worker function exists there too (the prepare call itself is guarded).
-SLOW_PREPARE = textwrap.dedent('''
-    import sys, time
+# The slowdown lives in a `sitecustomize` module on PYTHONPATH, so the spawned workers (which do not re-run the
+# caller's script) are slowed down too.
+SLOW_SITE = textwrap.dedent('''
+    import time
     import stellar_nbs.store as S
     real = S.grid_file
     def slow(*a):
         time.sleep(0.1); return real(*a)
     S.grid_file = slow
-    if __name__ == '__main__':
-        S.prepare(sys.argv[1], sys.argv[2], grid='5000:5600:0.5', progress=False, checkpoint_s=float(sys.argv[3]), workers=int(sys.argv[4]))
+''')
+SLOW_PREPARE = textwrap.dedent('''
+    import sys
+    import stellar_nbs.store as S
+    S.prepare(sys.argv[1], sys.argv[2], grid='5000:5600:0.5', progress=False, checkpoint_s=float(sys.argv[3]), workers=int(sys.argv[4]))
 ''')
 
 @pytest.fixture(scope='module')
@@ -124,7 +127,8 @@ def test_reference_flags(reference):
 @pytest.mark.parametrize('checkpoint_s,workers', [(0., 1), (0.1, 2)])
 def test_killed_at_random_moments_then_resumed_equals_uninterrupted(archive, reference, tmp_path, checkpoint_s, workers):
     store, rng = tmp_path/'store', np.random.default_rng(int(checkpoint_s * 10) + workers)
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+    site = tmp_path/'site'; site.mkdir(); (site/'sitecustomize.py').write_text(SLOW_SITE)
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(site), str(ROOT), os.environ.get('PYTHONPATH', '')])}
     script = tmp_path/'slow_prepare.py'; script.write_text(SLOW_PREPARE)
     cmd = [sys.executable, str(script), str(archive), str(store), str(checkpoint_s), str(workers)]
     journaled, kills = [], 0
@@ -158,3 +162,20 @@ def test_crash_before_each_atomic_rename_then_resumed_equals_uninterrupted(archi
         monkeypatch.setattr(os, 'replace', real_replace)
         store_equal(prepare(archive, store, grid=GRID, progress=False), reference)
         assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'prepare.json'], n
+
+UNGUARDED = textwrap.dedent('''
+    import sys
+    from stellar_nbs.store import prepare
+    print('top level ran', flush=True)
+    st = prepare(sys.argv[1], sys.argv[2], grid='5000:5600:0.5', progress=False, workers=2)
+    print('rows', len(st), flush=True)
+''')
+
+def test_script_without_main_guard_prepares_once(archive, reference, tmp_path):
+    "Spawned workers must not re-run a user's script that calls `prepare` at top level."
+    script = tmp_path/'unguarded.py'; script.write_text(UNGUARDED)
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+    r = subprocess.run([sys.executable, str(script), str(archive), str(tmp_path/'store')], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count('top level ran') == 1 and 'rows 36' in r.stdout, r.stdout
+    store_equal(Store(tmp_path/'store'), reference)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['C_KMS', 'BUNDLED_LINELISTS', 'VALD_ELEMENTS', 'linelist_dir', 'read_vald', 'g2_mask', 'doppler_factor', 'ccf',
-           'continuum', 'ccf_rv', 'der_snr', 'band_depth']
+           'continuum', 'ccf_rv', 'ccf_batch', 'der_snr', 'band_depth']
 
 # %% ../nbs/01a_ccf.ipynb #05fd3907
 import os
@@ -115,6 +115,34 @@ def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
     except RuntimeError: raise ValueError("ccf_rv: Gaussian fit to the CCF did not converge") from None
     if not (a > 0 and v[0] < mu < v[-1]): raise ValueError(f"ccf_rv: no CCF dip found near {v0[i]:.1f} km/s")
     return float(mu)
+
+# %% ../nbs/01a_ccf.ipynb #cc8c8162
+def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2) -> tuple:
+    "CCF of each row of `signal` (n, len(wave)) with a line mask, by FFT on a ln λ lattice: (v [km/s], ccf (n, n_v))."
+    wave = np.asarray(wave, np.float64); s = np.atleast_2d(np.asarray(signal, np.float64))
+    if s.shape[1] != len(wave): raise ValueError(f"ccf_batch: signal rows have {s.shape[1]} pixels, wave has {len(wave)}")
+    ok = np.isfinite(s) if valid is None else np.atleast_2d(np.asarray(valid, bool)) & np.isfinite(s)
+    mask = g2_mask() if mask is None else mask
+    lnw = np.log(wave)
+    d = np.min(np.diff(lnw)) / oversample                       # lattice step: finer than the finest pixel
+    x = np.arange(lnw[0], lnw[-1], d)
+    sig = np.stack([np.interp(x, lnw, np.where(o, r, 0.)) for r, o in zip(s, ok)])
+    cov = np.stack([np.interp(x, lnw, o.astype(np.float64)) for o in ok]) > 0.999
+    sig *= cov
+    pos = (np.log(mask.center.values) - x[0]) / d               # line centres on the lattice, spread linearly over 2 nodes
+    keep = (pos >= 0) & (pos < len(x) - 1)
+    i0, f = np.floor(pos[keep]).astype(np.int64), pos[keep] % 1
+    t = np.zeros(len(x)); np.add.at(t, i0, mask.weight.values[keep] * (1 - f)); np.add.at(t, i0 + 1, mask.weight.values[keep] * f)
+    k_max = int(np.ceil(np.arctanh(v_max / C_KMS) / d))
+    n_fft = int(2 ** np.ceil(np.log2(len(x) + k_max + 1)))
+    T = np.conj(np.fft.rfft(t, n_fft))
+    num = np.fft.irfft(T * np.fft.rfft(sig, n_fft, axis=1), n_fft, axis=1)   # num[k] = sum_j t[j] sig[j + k]
+    den = np.fft.irfft(T * np.fft.rfft(cov.astype(np.float64), n_fft, axis=1), n_fft, axis=1)
+    k = np.arange(-k_max, k_max + 1)
+    num, den = num[:, k % n_fft], den[:, k % n_fft]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        c = np.where(den > 1e-6 * t.sum(), num / den, np.nan)
+    return C_KMS * np.tanh(k * d), c
 
 # %% ../nbs/01a_ccf.ipynb #400b400c
 def der_snr(flux, chunks:int=1) -> float:

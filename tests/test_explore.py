@@ -12,7 +12,7 @@ from stellar_nbs.train import train_run, encode_store, load_latents
 from stellar_nbs.explore import LatentIndex, traverse, plot_traversal, traversal_html, clip_windows
 from stellar_nbs.anomalies import anomaly_scores, plot_anomalies
 
-GRID = '4800:6700:0.5'                     # Hβ to beyond Hα, 4096 px: small enough to train in ~1 min
+GRID = '4800:5600:0.2'                     # Hβ to Mg b at 0.2 Å (4096 px): trains in ~1 min, resolves companions 25 km/s away
 ODD = {'emission': 2, 'sb2': 2, 'broken': 2}
 TOP_PCT = 6.                               # 6 odd spectra among 160 are 3.75 %: each must rank in the top 6 %
 
@@ -40,16 +40,19 @@ def ranked(run):
     table = anomaly_scores(r, save=True)
     table['odd'] = truth.set_index('dp_id').odd.reindex(table.dp_id).fillna('').to_numpy()
     table['true_teff'] = truth.set_index('dp_id').teff.reindex(table.dp_id).to_numpy()
-    print(table[table.odd != ''][['rank', 'percentile', 'odd', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'score', 'driver']].to_string())
+    print(table[table.odd != ''][['rank', 'percentile', 'odd', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'recon_companion', 'companion_rv', 'score', 'driver']].to_string())
     return table
 
 def test_badly_fitted_class_is_not_anomalous_per_se(run, ranked):
-    "The tiny model fits M dwarfs badly; scored against latent neighbours they must not crowd the top 10 % as they do globally."
-    share = lambda t: (t.head(len(t) // 10).true_teff < 4000).mean()
-    m_share = (ranked.true_teff < 4000).mean()
+    """The tiny model fits M dwarfs badly; scored against latent neighbours they must not crowd the top 10 % as they do
+    globally. Counted in stars, not spectra: one odd star observed five times is one finding, not a class."""
+    stars = lambda t: t.drop_duplicates('target')
+    share = lambda t: (stars(t.head(len(t) // 10)).true_teff < 4000).mean()
+    m_share = (stars(ranked).true_teff < 4000).mean()
     glob = anomaly_scores(run[0], reference='all')
     glob['true_teff'] = run[2].set_index('dp_id').teff.reindex(glob.dp_id).to_numpy()
-    print(f"M dwarfs: {m_share:.0%} of the archive, {share(ranked):.0%} of the top 10 % (neighbours), {share(glob):.0%} (all)")
+    print(f"M dwarfs: {m_share:.0%} of the stars, {share(ranked):.0%} of the stars in the top 10 % (neighbours), {share(glob):.0%} (all)")
+    print(ranked.head(len(ranked) // 10)[['rank', 'target', 'odd', 'true_teff', 'driver', 'score']].to_string())
     assert share(ranked) <= 1.5 * m_share, share(ranked)
 
 def test_anomaly_table(run, ranked):
@@ -67,9 +70,6 @@ def test_odd_spectra_rank_in_top_percent(ranked, kind):
     assert len(odd) == ODD[kind]
     assert (odd.percentile <= TOP_PCT).all(), f"{kind} spectra at percentiles {odd.percentile.tolist()}"
 
-@pytest.mark.xfail(strict=False, reason="a SpectrumVAE trained for ~1 min reconstructs little beyond the continuum, so a "
-                   "double-lined binary (lines split by tens of km/s) fits hardly worse than its latent neighbours "
-                   "(percentiles ~8 and ~26 with the neighbour reference); needs a better-trained model")
 def test_double_lined_binaries_rank_in_top_percent(ranked):
     odd = ranked[ranked.odd == 'sb2']
     assert (odd.percentile <= TOP_PCT).all(), f"SB2 spectra at percentiles {odd.percentile.tolist()}"
@@ -113,9 +113,9 @@ def test_traversal_from_run(run, tmp_path):
     assert trav.frames.shape == (7, grid.length) and trav.label == ix.dp_ids[3] and trav.observed is not None
     assert np.isfinite(trav.frames).all() and (np.diff(trav.values) >= 0).all()
     assert trav.frames.std(0)[grid.valid].max() > 0            # moving the node changes the decoded spectrum
-    assert list(clip_windows(grid)) == ['Hβ 4861', 'Mg b 5167-5184', 'Fe I 5365-5435', 'Na D 5890/5896', 'Hα 6563']
+    assert list(clip_windows(grid)) == ['Hβ 4861', 'Mg b 5167-5184', 'Fe I 5365-5435']     # the windows on this grid
     fig = plot_traversal(trav)
-    assert len([a for a in fig.axes if a.get_visible() and a.get_title()]) == 5
+    assert len([a for a in fig.axes if a.get_visible() and a.get_title()]) == 3
     plt.close(fig)
     html = traversal_html(trav, tmp_path/'t.html').read_text()
     assert html.count('iVBORw0KGgo') == 7

@@ -168,12 +168,13 @@ def anomalies_command(run:str,            # encoded run folder
               store:str=None,     # the run's store (default: the one it was trained on)
               top:int=20,         # rows to print
               plot:int=6):        # top anomalies to plot into RUN/anomalies.png (0: none)
-    "Rank spectra by anomaly score (isolation forest on latents + masked reconstruction error)."
+    "Rank spectra by anomaly score (isolation forest on latents + reconstruction residuals, incl. a second line system)."
     from stellar_nbs.anomalies import anomaly_scores, plot_anomalies
     _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
     table = anomaly_scores(run, store=store, save=True)
     if plot: plot_anomalies(table, run, store=store, n=plot).savefig(Path(run)/'anomalies.png', dpi=80, bbox_inches='tight')
-    cols = [c for c in ('rank', 'dp_id', 'target', 'score', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'percentile') if c in table]
+    cols = [c for c in ('rank', 'dp_id', 'target', 'score', 'driver', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit',
+                        'recon_companion', 'companion_rv', 'percentile') if c in table]
     print(table[cols].head(top).to_string(index=False))
     print(f"table: {Path(run)/'anomalies.csv'}")
     return table

@@ -14,9 +14,9 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.data.core import DataLoaders
 from .spectra import Grid
-from .store import Store, prepare, find_fits, read_catalog, _write_atomic
+from .store import Store, prepare, find_fits, read_catalog, _atomic_write
 from .data import store_dataloaders, iter_store
-from .train import train_run, load_model, default_device, _atomic_write, _save_npy
+from .train import train_run, load_model, default_device, _save_npy
 
 # %% ../nbs/05a_distributed.ipynb #c8f5caf2
 def parse_shard(shard) -> tuple:
@@ -46,7 +46,7 @@ def prepare_shard(src, store, shard, grid=None, **kwargs) -> Store:
     f = out/'shard.json'
     if f.exists() and json.loads(f.read_text()) != info:
         raise ValueError(f"{out}: already holds {json.loads(f.read_text())}, not {info}; use another store folder")
-    _write_atomic(f, json.dumps(info))
+    _atomic_write(f, json.dumps(info))
     return prepare(paths, out, grid=grid, **kwargs)
 
 # %% ../nbs/05a_distributed.ipynb #82fbe4e2
@@ -108,9 +108,9 @@ def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
             order = np.argsort(src_row[a:b][sel])
             out[a + sel[order]] = stores[k].flux[src_row[a:b][sel][order]]
     out.flush(); del out
-    _write_atomic(dest/'grid.json', json.dumps(grid.to_dict(), indent=1))
+    _atomic_write(dest/'grid.json', json.dumps(grid.to_dict(), indent=1))
     shutil.copyfile(folders[0]/'prepare.json', dest/'prepare.json')
-    _write_atomic(dest/'catalog.csv', cat.drop(columns=['_shard', '_row']).to_csv(index=False))
+    _atomic_write(dest/'catalog.csv', cat.drop(columns=['_shard', '_row']).to_csv(index=False))
     os.replace(partial, dest/'flux.npy')
     return Store(dest)
 
@@ -187,7 +187,7 @@ def distributed_worker(store, run, bs:int, kwargs:dict):
     train_run(store, out, seed=seed, bs=bs // world, dls=distributed_dataloaders(dls), cbs=[trainer], **kwargs)
     trainer.accelerator.wait_for_everyone()
     if rank == 0:
-        _write_atomic(Path(run)/'dist.json', json.dumps(dict(world_size=world, bs_total=bs, bs_per_rank=bs // world,
+        _atomic_write(Path(run)/'dist.json', json.dumps(dict(world_size=world, bs_total=bs, bs_per_rank=bs // world,
                                                              backend=torch.distributed.get_backend())))
         shutil.rmtree(Path(run)/'.ranks', ignore_errors=True)
 

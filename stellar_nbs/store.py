@@ -7,7 +7,7 @@ __all__ = ['FITS_SUFFIXES', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits', 'gri
            'read_catalog', 'Store', 'prepare', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
-import fcntl, json, os, sys, time, types
+import fcntl, json, os, sys, time, types, uuid
 from contextlib import contextmanager
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -113,11 +113,19 @@ def _append_journal(path, recs):
         f.write(''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
         f.flush(); os.fsync(f.fileno())
 
-def _write_atomic(path, text:str):
-    "Write `text` to `path` via a temporary file and `os.replace` (readers never see half a file)."
-    tmp = Path(str(path) + '.tmp')
-    with open(tmp, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _atomic_write(path, content):
+    "Write `content` (text, or a function that writes the temporary path it is given) to `path`: temp file, fsync, `os.replace`."
+    # readers never see half a file, and a crash leaves the old file (plus, at worst, a stray `.tmp`) behind
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent/f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
+    try:
+        if callable(content): content(str(tmp))
+        else: tmp.write_text(content)
+        fd = os.open(tmp, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/02_store.ipynb #497c22b4
 def read_catalog(path) -> pd.DataFrame:
@@ -176,7 +184,7 @@ def _check_params(store:Path, params:dict):
         if old != params:
             diff = {k: (old.get(k), params.get(k)) for k in params if old.get(k) != params.get(k)}
             raise ValueError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
-    else: _write_atomic(f, json.dumps(params, indent=1))
+    else: _atomic_write(f, json.dumps(params, indent=1))
 
 @contextmanager
 def _main_hidden():
@@ -216,7 +224,7 @@ def _open_state(store:Path, paths:list, grid:Grid, dtype):
         recs = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in cat.astype(object).to_dict('records')]
         done = {r['source'] for r in recs}
         if all(str(p) in done for p in paths): return recs, [], False
-        _write_atomic(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
+        _atomic_write(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
     if journal.exists() and not partial.exists() and final.exists(): os.replace(final, partial)
     recs = read_journal(journal)
     if not partial.exists(): recs = [r for r in recs if r['status'] != 'ok']   # rows lost: redo those files
@@ -234,7 +242,7 @@ def _finish(store:Path, recs:list):
     partial = store/'flux.partial.npy'
     if partial.exists():
         resize_npy(partial, n_rows)
-        _write_atomic(store/'catalog.csv', _catalog_frame(recs).to_csv(index=False))
+        _atomic_write(store/'catalog.csv', _catalog_frame(recs).to_csv(index=False))
         os.replace(partial, store/'flux.npy')
     (store/'journal.jsonl').unlink(missing_ok=True)
 
@@ -285,7 +293,7 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     store = Path(store); store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
         _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
-        if not (store/'grid.json').exists(): _write_atomic(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
+        if not (store/'grid.json').exists(): _atomic_write(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
         recs, todo, work = _open_state(store, paths, grid, dtype)
         if work:
             _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s)
@@ -333,5 +341,5 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         report.update(tolerance_arcsec=tolerance, no_coordinates=int((~has).sum()), labels_used=int(len(set(idx[matched]))))
     else: raise ValueError(f"on must be 'dp_id' or 'coords', got {on!r}")
     report.update(matched=int(matched.sum()), unmatched=int((~matched).sum()))
-    _write_atomic(store.path/'labels.csv', out.to_csv(index=False))
+    _atomic_write(store.path/'labels.csv', out.to_csv(index=False))
     return report

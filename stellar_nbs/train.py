@@ -8,7 +8,7 @@ __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid',
            'default_device', 'train_run', 'save_model', 'load_model', 'encode_store', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
-import json, os, time, random, math, tempfile
+import json, os, time, random, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from fastprogress.fastprogress import progress_bar
 from .model import SpectrumVAE, vae_config
-from .store import Store
+from .store import Store, _atomic_write
 from .data import store_dataloaders, iter_store
 
 # %% ../nbs/05_train.ipynb #e7d35e36
@@ -111,14 +111,6 @@ class LossPart(Metric):
     def value(self): return self.total / self.count if self.count else None
     @property
     def name(self): return self.part
-
-def _atomic_write(path, write):
-    "Write a file through a temporary file in the same folder and `os.replace`, so readers never see half of it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
 
 class History(Callback):
     "Write one row per epoch (losses, recon and KL per split, KL weight, iteration) to `fname`."

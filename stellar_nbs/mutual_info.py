@@ -6,7 +6,7 @@
 __all__ = ['PAPER_BINS', 'LABELS', 'label_mask', 'usable_rows', 'clean_label', 'normal_scores', 'hist_mi_nodes', 'mi_indicator',
            'plot_mi_indicator', 'mi_ksg', 'ksg_error', 'gmm_mi_of', 'mi_gmm', 'is_per_group', 'permutation_null',
            'mutual_info', 'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'match_by_label',
-           'plot_mi_table', 'node_mi', 'independent_nodes', 'trace_factors']
+           'plot_mi_table', 'node_mi', 'independent_nodes', 'trace_factors', 'decodability']
 
 # %% ../nbs/07_mutual_info.ipynb #a396f5ea
 import numpy as np
@@ -354,3 +354,29 @@ def trace_factors(latents, truth, nodes, columns=None, method='ksg', **kw):
     t = mi_table(np.asarray(latents)[:, list(nodes)], truth, method, labels_used=cols, screen=False, **kw)
     t['node'] = np.asarray(list(nodes))[t.node.values]
     return t.sort_values(['node', 'mi'], ascending=[True, False], ignore_index=True)
+
+# %% ../nbs/07_mutual_info.ipynb #fe640c82
+def decodability(latents, labels, labels_used=None, groups='target', n_splits:int=5, n_sigma=5, seed:int=0) -> pd.DataFrame:
+    "Cross-validated R² of each label from a ridge regression on all nodes (folds split by star), beside the best single node's."
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import GroupKFold, KFold
+    z = np.asarray(latents, dtype=np.float64)
+    if len(z) != len(labels): raise ValueError(f"latents ({len(z)} rows) and labels ({len(labels)} rows) must match row by row")
+    if isinstance(groups, str): groups = labels[groups].values if groups in labels.columns else None
+    rows = []
+    for label in [c for c in (labels_used or LABELS) if c in labels.columns and labels[c].notna().sum() > 10]:
+        keep = usable_rows(z, labels[label].values, n_sigma)
+        x, y = z[keep], labels[label].values[keep].astype(np.float64)
+        sd = x.std(0); x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.)
+        g = None if groups is None else np.asarray(groups)[keep]
+        k = min(n_splits, len(np.unique(g)) if g is not None else len(y))
+        if k < 2 or np.var(y) == 0: continue
+        folds = GroupKFold(k).split(x, y, g) if g is not None else KFold(k, shuffle=True, random_state=seed).split(x)
+        pred, fold_r2 = np.empty_like(y), []
+        for tr, te in folds:
+            pred[te] = RidgeCV(alphas=np.logspace(-3, 4, 15)).fit(x[tr], y[tr]).predict(x[te])
+            fold_r2.append(1 - np.mean((y[te] - pred[te]) ** 2) / np.var(y[te]) if np.var(y[te]) > 0 else np.nan)
+        r_node = np.abs(x.T @ (y - y.mean())) / (len(y) * y.std())          # |correlation| of each standardised node
+        rows.append(dict(label=label, n=len(y), r2_all=1 - np.mean((y - pred) ** 2) / np.var(y),
+                         r2_err=np.nanstd(fold_r2) / np.sqrt(k), best_node=int(np.argmax(r_node)), r2_best_node=float(r_node.max() ** 2)))
+    return pd.DataFrame(rows, columns=['label', 'n', 'r2_all', 'r2_err', 'best_node', 'r2_best_node'])

@@ -15,7 +15,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from .informative import (node_spread, informative_nodes, activity_ratio, active_units, count_summary,
                                      mad_stem)
-from .mutual_info import (LABELS, mi_table, best_nodes, rank_nodes, node_mi, independent_nodes,
+from .mutual_info import (LABELS, mi_table, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
                                      trace_factors, mi_indicator, plot_mi_indicator, plot_mi_table)
 
 # %% ../nbs/07a_report.ipynb #dbb4dbe8
@@ -192,6 +192,7 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
                                     mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean'], informative=int(b.node) in set(inf),
                                     activity_ratio=ratio[int(b.node)]) for l, b in best.iterrows()}
         rep['labels_without_node'] = [l for l in dict.fromkeys(table.label) if l not in rep['best_node']]
+        rep['decodability'] = decodability(mu, lab, seed=seed).to_dict('records')
         rep['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
         rep['mi_table'] = table.to_dict('records')
         ranked = list(rank_nodes(table, inf).node[:max_node_mi]) if len(inf) else []
@@ -239,6 +240,14 @@ def report_markdown(rep):
                _md_table([dict(label=k, **v) for k, v in rep['best_node'].items()], ['label', 'node', 'mi', 'error', 'mi_minus_null', 'z', 'method', 'informative'],
                          {'mi': '{:.3f}', 'error': '{:.3f}', 'mi_minus_null': '{:.3f}', 'z': '{:.1f}'})]
         if rep['labels_without_node']: md += ['', f"No significant node for: {', '.join(rep['labels_without_node'])}."]
+        if rep.get('decodability'):
+            entangled = [d['label'] for d in rep['decodability'] if d['label'] in rep['labels_without_node'] and d['r2_all'] >= 0.5]
+            md += ['', '## Is each label in the code at all?', '',
+                   'Cross-validated R² of a ridge regression of the label on all nodes (folds split by star) beside the best '
+                   "single node's R²: a label can be encoded across several nodes without any one node tracking it.", '',
+                   _md_table(rep['decodability'], ['label', 'n', 'r2_all', 'r2_err', 'best_node', 'r2_best_node'],
+                             {'r2_all': '{:.3f}', 'r2_err': '{:.3f}', 'r2_best_node': '{:.3f}'})]
+            if entangled: md += ['', f"Encoded across nodes but without a node of their own: **{', '.join(entangled)}**."]
         md += ['', '## Informative nodes ranked by their largest MI with a label', '',
                _md_table(rep['informative_ranked'], ['node', 'best_label', 'mi', 'err', 'z'], {'mi': '{:.3f}', 'err': '{:.3f}', 'z': '{:.1f}'}),
                '', '## Independently informative nodes', '',

@@ -128,6 +128,9 @@ def summary(rep:dict) -> str:
         lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
     if rep.get('labels_without_node'):
         lines.append(f"  no node significant against the null for: {', '.join(rep['labels_without_node'])}")
+    spread = [d for d in rep.get('decodability', []) if d['label'] in rep.get('labels_without_node', []) and d['r2_all'] >= 0.5]
+    if spread: lines.append('  but encoded across nodes (cross-validated R² from all nodes): ' +
+                            ', '.join(f"{d['label']} {d['r2_all']:.2f}" for d in spread))
     return '\n'.join(lines)
 
 # %% ../nbs/10_cli.ipynb #7c69594e

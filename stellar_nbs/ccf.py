@@ -117,14 +117,14 @@ def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
     return float(mu)
 
 # %% ../nbs/01a_ccf.ipynb #cc8c8162
-def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2) -> tuple:
+def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2, min_step:float=1.) -> tuple:
     "CCF of each row of `signal` (n, len(wave)) with a line mask, by FFT on a ln λ lattice: (v [km/s], ccf (n, n_v))."
     wave = np.asarray(wave, np.float64); s = np.atleast_2d(np.asarray(signal, np.float64))
     if s.shape[1] != len(wave): raise ValueError(f"ccf_batch: signal rows have {s.shape[1]} pixels, wave has {len(wave)}")
     ok = np.isfinite(s) if valid is None else np.atleast_2d(np.asarray(valid, bool)) & np.isfinite(s)
     mask = g2_mask() if mask is None else mask
     lnw = np.log(wave)
-    d = np.min(np.diff(lnw)) / oversample                       # lattice step: finer than the finest pixel
+    d = max(np.min(np.diff(lnw)) / oversample, min_step / C_KMS)   # finer than the finest pixel, not below min_step km/s
     x = np.arange(lnw[0], lnw[-1], d)
     sig = np.stack([np.interp(x, lnw, np.where(o, r, 0.)) for r, o in zip(s, ok)])
     cov = np.stack([np.interp(x, lnw, o.astype(np.float64)) for o in ok]) > 0.999

@@ -66,16 +66,13 @@ def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=30
     valid = np.atleast_2d(valid) & np.isfinite(flux)
     px = np.median(np.diff(wave) / wave[1:]) * C_KMS
     exclude = max(25., 2 * px) if exclude is None else exclude
-    cont = np.stack([continuum(wave[v], f[v]) if v.sum() > 10 else np.ones(v.sum()) for f, v in zip(flux, valid)], 0) \
-        if valid.all() else None
-    if cont is None:                                              # rows with different masks: continuum on valid pixels only
-        cont = np.ones_like(flux)
-        for i, (f, v) in enumerate(zip(flux, valid)):
-            if v.sum() > 10: cont[i, v] = continuum(wave[v], f[v])
+    cont = np.ones_like(flux)                                     # the continuum of each row from its valid pixels
+    for i, (f, v) in enumerate(zip(flux, valid)):
+        if v.sum() > 10: cont[i, v] = continuum(wave[v], f[v])
     with np.errstate(invalid='ignore', divide='ignore'):
         lines, res = flux / cont - 1, (flux - recon) / cont
-    v, c_star = ccf_batch(wave, lines, valid, v_max=v_max)
-    _, c_res = ccf_batch(wave, res, valid, v_max=v_max)
+    v, c = ccf_batch(wave, np.r_[lines, res], np.r_[valid, valid], v_max=v_max)     # one call: the masks are shared
+    c_star, c_res = c[:len(flux)], c[len(flux):]
     out = pd.DataFrame({k: np.nan for k in COMPANION_STATS}, index=range(len(flux)))
     for i in range(len(flux)):
         if not np.isfinite(c_star[i]).any(): continue
@@ -157,7 +154,9 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
 # %% ../nbs/08a_anomalies.ipynb #c89a140a
 def combine_scores(components:pd.DataFrame, how:str='max', reference=None) -> np.ndarray:
     "Anomaly score: max (or sum) over columns of robust z-scores (log scale and `reference` rows for the reconstruction statistics); NaN counts 0."
-    z = component_z(components, reference)
+    return _combine(component_z(components, reference), how)
+
+def _combine(z:pd.DataFrame, how:str) -> np.ndarray:
     if how == 'sum': return np.nansum(z.to_numpy(), 1)
     if how == 'max': return np.nanmax(np.nan_to_num(z.to_numpy(), nan=-np.inf), 1)
     raise ValueError(f"how must be 'sum' or 'max', got {how!r}")
@@ -183,13 +182,13 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     rows = idx['row'].to_numpy()
     table = pd.DataFrame({'row': rows, 'dp_id': idx['dp_id'].astype(str).to_numpy(), 'target': np.asarray(st.targets)[rows]})
     table['iforest'] = isolation_scores(mu, nodes, n_estimators, seed)
-    errs = reconstruction_errors(parts.model, st, rows, bs)
+    errs = reconstruction_errors(parts.model, st, rows, bs, companions='recon_companion' in components)
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise ValueError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
     ref = neighbour_reference(mu, nodes, k, groups=table['target']) if reference == 'neighbours' else None
     z = component_z(table[list(components)], ref)
-    table['score'] = combine_scores(table[list(components)], how, ref)
+    table['score'] = _combine(z, how)
     table['driver'] = z.idxmax(axis=1).where(z.notna().any(axis=1), '')
     table = table.sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     table.insert(0, 'rank', np.arange(1, len(table) + 1))

@@ -126,9 +126,11 @@ def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:
     lnw = np.log(wave)
     d = max(np.min(np.diff(lnw)) / oversample, min_step / C_KMS)   # finer than the finest pixel, not below min_step km/s
     x = np.arange(lnw[0], lnw[-1], d)
-    sig = np.stack([np.interp(x, lnw, np.where(o, r, 0.)) for r, o in zip(s, ok)])
-    cov = np.stack([np.interp(x, lnw, o.astype(np.float64)) for o in ok]) > 0.999
-    sig *= cov
+    keys = {}                                                   # rows usually share one mask: its coverage is done once
+    which = np.array([keys.setdefault(np.packbits(o).tobytes(), len(keys)) for o in ok])
+    masks = ok[[list(which).index(j) for j in range(len(keys))]]
+    cov = np.stack([np.interp(x, lnw, m.astype(np.float64)) for m in masks]) > 0.999
+    sig = np.stack([np.interp(x, lnw, np.where(o, r, 0.)) for r, o in zip(s, ok)]) * cov[which]
     pos = (np.log(mask.center.values) - x[0]) / d               # line centres on the lattice, spread linearly over 2 nodes
     keep = (pos >= 0) & (pos < len(x) - 1)
     i0, f = np.floor(pos[keep]).astype(np.int64), pos[keep] % 1
@@ -139,7 +141,7 @@ def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:
     num = np.fft.irfft(T * np.fft.rfft(sig, n_fft, axis=1), n_fft, axis=1)   # num[k] = sum_j t[j] sig[j + k]
     den = np.fft.irfft(T * np.fft.rfft(cov.astype(np.float64), n_fft, axis=1), n_fft, axis=1)
     k = np.arange(-k_max, k_max + 1)
-    num, den = num[:, k % n_fft], den[:, k % n_fft]
+    num, den = num[:, k % n_fft], den[:, k % n_fft][which]
     with np.errstate(invalid='ignore', divide='ignore'):
         c = np.where(den > 1e-6 * t.sum(), num / den, np.nan)
     return C_KMS * np.tanh(k * d), c

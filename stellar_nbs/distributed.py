@@ -15,8 +15,8 @@ from fastcore.basics import store_attr
 from fastai.data.core import DataLoaders
 from .spectra import Grid
 from .store import Store, prepare, find_fits, read_catalog, _atomic_write
-from .data import store_dataloaders, iter_store
-from .train import train_run, load_model, default_device, _save_npy
+from .data import store_dataloaders
+from .train import train_run, load_model, default_device, encode_rows, write_latents
 
 # %% ../nbs/05a_distributed.ipynb #c8f5caf2
 def parse_shard(shard) -> tuple:
@@ -206,16 +206,9 @@ def encode_worker(store, run, bs:int=64, device=None):
     acc = Accelerator(cpu=not cuda)
     store, run, rank = Store(store), Path(run), acc.process_index
     dev = acc.device if acc.device.type != 'cpu' else torch.device('cpu')   # accelerate says 'cpu:0', torch.load wants 'cpu'
-    model = load_model(run, dev)
-    if store.grid.length != model.config['length']:
-        raise ValueError(f"{store.path}: grid has {store.grid.length} px, the model of {run} expects {model.config['length']}")
     blocks = run/'.encode'; blocks.mkdir(exist_ok=True)
     rows = np.array_split(np.arange(len(store)), acc.num_processes)[rank]     # contiguous: sequential reads
-    k = model.config['n_latent']
-    mu, logvar = np.zeros((len(rows), k), np.float32), np.zeros((len(rows), k), np.float32)
-    for i, (_, flux, valid) in enumerate(iter_store(store, bs=bs, rows=rows, device=dev)):
-        m, lv = model.encode(flux * valid.to(flux.dtype))
-        mu[i * bs:i * bs + len(m)], logvar[i * bs:i * bs + len(m)] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+    mu, logvar = encode_rows(load_model(run, dev), store, rows, bs=bs, device=dev, run=run)
     np.savez(blocks/f'{rank}.npz', rows=rows, mu=mu, logvar=logvar)
     acc.wait_for_everyone()
     if rank == 0:
@@ -223,10 +216,7 @@ def encode_worker(store, run, bs:int=64, device=None):
         rows = np.concatenate([p['rows'] for p in parts])
         if not np.array_equal(rows, np.arange(len(store))): raise RuntimeError(f"{run}: encoded blocks do not cover the store's rows")
         mu, logvar = np.concatenate([p['mu'] for p in parts]), np.concatenate([p['logvar'] for p in parts])
-        _atomic_write(run/'latents.npy', lambda tmp: _save_npy(tmp, mu))
-        _atomic_write(run/'latents_logvar.npy', lambda tmp: _save_npy(tmp, logvar))
-        index = pd.DataFrame(dict(row=np.arange(len(store)), dp_id=store.dp_ids))
-        _atomic_write(run/'latents_index.csv', lambda tmp: index.to_csv(tmp, index=False))
+        write_latents(run, mu, logvar, store.dp_ids)
         shutil.rmtree(blocks, ignore_errors=True)
     acc.wait_for_everyone()
 

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
-           'default_device', 'train_run', 'save_model', 'load_model', 'encode_store', 'load_latents']
+           'default_device', 'train_run', 'save_model', 'load_model', 'encode_store', 'encode_rows', 'write_latents',
+           'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -342,21 +343,32 @@ def encode_store(store=None, run=None, bs:int=64, device=None, progress:bool=Tru
     run = Path(run); device = device or default_device()
     if store is None: store = json.loads((run/'config.json').read_text())['store']
     store = _open_store(store)
-    model = load_model(run, device)
+    mu, logvar = encode_rows(load_model(run, device), store, bs=bs, device=device, progress=progress, run=run)
+    write_latents(run, mu, logvar, store.dp_ids)
+    return mu
+
+@torch.no_grad()
+def encode_rows(model, store, rows=None, bs:int=64, device='cpu', progress:bool=False, run=None) -> tuple:
+    "`(mu, logvar)` (float32) of the sorted store `rows` (default: all) encoded by `model`, in row order."
     if store.grid.length != model.config['length']:
-        raise ValueError(f"{store.path}: grid has {store.grid.length} px, the model of {run} expects {model.config['length']}")
-    n, k = len(store), model.config['n_latent']
-    mu, logvar = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
-    batches = iter_store(store, bs=bs, device=device)
-    for rows, flux, valid in (progress_bar(batches, total=math.ceil(n / bs)) if progress else batches):
+        raise ValueError(f"{store.path}: grid has {store.grid.length} px, the model of {run or 'this run'} expects {model.config['length']}")
+    rows = np.arange(len(store)) if rows is None else np.asarray(rows)
+    k = model.config['n_latent']
+    mu, logvar = np.zeros((len(rows), k), np.float32), np.zeros((len(rows), k), np.float32)
+    batches = iter_store(store, bs=bs, rows=rows, device=device)
+    for r, flux, valid in (progress_bar(batches, total=math.ceil(len(rows) / bs)) if progress else batches):
         m, lv = model.encode(flux * valid.to(flux.dtype))
-        rows = np.asarray(rows.cpu() if torch.is_tensor(rows) else rows)
-        mu[rows], logvar[rows] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+        at = np.searchsorted(rows, np.asarray(r.cpu() if torch.is_tensor(r) else r))
+        mu[at], logvar[at] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+    return mu, logvar
+
+def write_latents(run, mu, logvar, dp_ids):
+    "Write `latents.npy`, `latents_logvar.npy` and `latents_index.csv` (row, dp_id) of every store row into `run`, atomically."
+    run = Path(run)
     _atomic_write(run/'latents.npy', lambda tmp: _save_npy(tmp, mu))
     _atomic_write(run/'latents_logvar.npy', lambda tmp: _save_npy(tmp, logvar))
-    index = pd.DataFrame(dict(row=np.arange(n), dp_id=store.dp_ids))
+    index = pd.DataFrame(dict(row=np.arange(len(mu)), dp_id=dp_ids))
     _atomic_write(run/'latents_index.csv', lambda tmp: index.to_csv(tmp, index=False))
-    return mu
 
 def load_latents(run):
     "`(mu, logvar, index)` written by `encode_store` in run folder `run`."

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
-           'default_device', 'train_run', 'save_model', 'load_model', 'encode_store', 'encode_rows', 'write_latents',
-           'load_latents']
+           'doppler_shift', 'DopplerAugment', 'default_device', 'train_run', 'save_model', 'load_model', 'encode_store',
+           'encode_rows', 'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -240,6 +240,45 @@ def array_dataloaders(flux, valid=None, bs:int=32, valid_pct:float=0.1, seed:int
     dls = DataLoaders(train, valid_dl, device=device)
     dls.train_rows, dls.valid_rows = tr, va
     return dls
+
+# %% ../nbs/05_train.ipynb #5d3adf13
+def doppler_shift(flux,     # (B, 1, L) or (B, L) flux tensor
+                  valid,    # validity mask of the same shape (bool)
+                  wave,     # (L,) wavelengths of the grid [Å], increasing (tensor or array)
+                  v         # (B,) velocities [km/s]; positive moves lines to the red
+                 ) -> tuple:
+    "`(flux, valid)` of each spectrum Doppler-shifted by its velocity `v`, by linear interpolation at λ / D(v)."
+    from stellar_nbs.ccf import C_KMS
+    w = torch.as_tensor(np.asarray(wave, np.float64) if not torch.is_tensor(wave) else wave, dtype=torch.float64, device=flux.device)
+    v = torch.as_tensor(v, dtype=torch.float64, device=flux.device).reshape(-1, *([1] * (flux.dim() - 1)))
+    beta = v / C_KMS
+    src = w / torch.sqrt((1 + beta) / (1 - beta))                     # rest wavelength seen at each pixel
+    inside = (src >= w[0]) & (src <= w[-1])
+    j = torch.searchsorted(w, src.clamp(w[0], w[-1]).contiguous()).clamp(1, len(w) - 1)
+    f = ((src - w[j - 1]) / (w[j] - w[j - 1])).clamp(0, 1).to(flux.dtype)
+    shape = src.shape
+    g = lambda a, idx: a.expand(shape).gather(-1, idx) if a.shape != shape else a.gather(-1, idx)
+    out = g(flux, j - 1) * (1 - f) + g(flux, j) * f
+    ok = inside & (g(valid, j - 1) | (f == 1)) & (g(valid, j) | (f == 0))   # a neighbour with zero weight need not be valid
+    return out * ok.to(out.dtype), ok
+
+class DopplerAugment(Callback):
+    "Shift every training spectrum (input and target) by a random velocity, uniform in ±`v_max` km/s; label-free."
+    order = -16                      # before ZeroInvalid, which then blanks the pixels that became invalid
+    def __init__(self, wave, v_max:float=100., p:float=1.0, seed:int=0):
+        if v_max <= 0: raise ValueError(f"DopplerAugment: v_max must be > 0 km/s, got {v_max}")
+        self.wave, self.v_max, self.p = torch.as_tensor(np.asarray(wave, np.float64)), float(v_max), float(p)
+        self.gen = torch.Generator().manual_seed(seed)
+    def before_batch(self):
+        if not self.training or len(self.yb) < 2: return
+        x, valid = self.xb[0], self.yb[-1]
+        n = x.shape[0]
+        v = (torch.rand(n, generator=self.gen, dtype=torch.float64) * 2 - 1) * self.v_max
+        v = v * (torch.rand(n, generator=self.gen, dtype=torch.float64) < self.p)
+        if self.wave.device != x.device: self.wave = self.wave.to(x.device)
+        xs, vs = doppler_shift(x, valid, self.wave, v.to(x.device))
+        self.learn.xb = (xs,) + tuple(self.xb[1:])
+        self.learn.yb = (xs,) + tuple(self.yb[1:-1]) + (vs,)
 
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {

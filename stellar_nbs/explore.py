@@ -183,6 +183,7 @@ def decoded_shift(run_or_model,                 # run folder, or a model with `d
                   n_base:int=16,                # spectra whose codes are the starting points
                   quantiles=(0.02, 0.98),       # the two ends of the sweep, as quantiles of the node's values
                   latents=None, grid=None,      # latent means and grid, when `run_or_model` is a model
+                  label=None,                   # a label per latent row (e.g. RV [km/s]): adds the range the node encodes
                   seed:int=0) -> dict:
     "Velocity [km/s] by which decoded lines move when `node` goes from its low to its high value (median over `n_base` codes)."
     from stellar_nbs.ccf import relative_shift
@@ -196,8 +197,15 @@ def decoded_shift(run_or_model,                 # run folder, or a model with `d
     f_lo, f_hi = decode_latents(parts.model, z_lo)[:, ok], decode_latents(parts.model, z_hi)[:, ok]
     v = relative_shift(parts.grid.wave[ok], f_lo, f_hi)
     shift = float(np.median(v))
-    return dict(node=int(node), lo=float(lo), hi=float(hi), shift=shift, scatter=float(1.4826 * np.median(np.abs(v - shift))),
-                per_unit=shift / (hi - lo) if hi > lo else float('nan'), n_base=len(base))
+    out = dict(node=int(node), lo=float(lo), hi=float(hi), shift=shift, scatter=float(1.4826 * np.median(np.abs(v - shift))),
+               per_unit=shift / (hi - lo) if hi > lo else float('nan'), n_base=len(base))
+    if label is not None:
+        y = np.asarray(label, np.float64); ok = np.isfinite(y)
+        if len(y) != len(mu): raise ValueError(f"label has {len(y)} values for {len(mu)} latent rows")
+        slope = np.polyfit(mu[ok, node], y[ok], 1)[0] if ok.sum() > 2 else float('nan')
+        out['label_range'] = float(abs(slope) * (hi - lo))            # what the node encodes over the same sweep
+        out['ratio'] = abs(shift) / out['label_range'] if out['label_range'] > 0 else float('nan')
+    return out
 
 # %% ../nbs/08_explore.ipynb #744faf68
 def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=None, ncols:int=3,

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
-           'doppler_shift', 'DopplerAugment', 'default_device', 'train_run', 'save_model', 'load_model', 'encode_store',
-           'encode_rows', 'write_latents', 'load_latents']
+           'doppler_shift', 'DopplerAugment', 'default_device', 'preset_settings', 'train_run', 'save_model',
+           'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -282,9 +282,12 @@ class DopplerAugment(Callback):
 
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
-    'paper': dict(bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), every=10_000, one_cycle=False),
-    'cpu':   dict(bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), every=None, clip=1.0, one_cycle=True),
-    'tiny':  dict(bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), every=None, one_cycle=False),
+    'paper': dict(model='paper', bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), kl_reduction='mean',
+                  every=10_000, one_cycle=False, doppler=None),
+    'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
+                  every=None, clip=1.0, one_cycle=True, doppler=None),
+    'tiny':  dict(model='tiny', bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), kl_reduction='mean',
+                  every=None, one_cycle=False, doppler=None),
 }
 
 def default_device():
@@ -298,22 +301,29 @@ def _versions():
     import fastai, stellar_nbs
     return dict(torch=torch.__version__, fastai=fastai.__version__, stellar_nbs=stellar_nbs.__version__)
 
-def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
+def preset_settings(preset) -> dict:
+    "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
+    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, **preset}
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    p = TRAIN_PRESETS[preset]
+    return TRAIN_PRESETS[preset]
+
+def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
+    p = preset_settings(preset)
     return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'], clip=clip or p.get('clip'),
                 one_cycle=p['one_cycle'] if one_cycle is None else one_cycle,
-                epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'))
+                epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
+                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'))
 
 # %% ../nbs/05_train.ipynb #781298e3
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
-              kl:dict=None, kl_reduction:str='mean', valid_pct:float=0.1, balance:bool=True, clip:float=None,
+              kl:dict=None, kl_reduction:str=None, valid_pct:float=0.1, balance:bool=True, clip:float=None,
               precision='auto', compile:bool=False, every:int=None, one_cycle:bool=None, resume:bool=True,
               num_workers:int=0, rows=None, dls=None, cbs=None, progress:bool=True) -> Learner:
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     store, run = _open_store(store), Path(run)
     run.mkdir(parents=True, exist_ok=True)
     s = _run_settings(preset, epochs, bs, lr, kl, every, clip, one_cycle)
+    kl_reduction = kl_reduction or s['kl_reduction']
     device = device or default_device()
     set_seed(seed, reproducible=True)
     if dls is None:
@@ -323,11 +333,11 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     if per_epoch == 0: raise ValueError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
     n_epoch = s['epochs'] or (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
     total = n_epoch * per_epoch
-    model = SpectrumVAE(**vae_config(store.grid.length, preset)).to(device)
-    cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset,
+    model = SpectrumVAE(**vae_config(store.grid.length, s['model'])).to(device)
+    cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], n_train=len(dls.train_rows),
+               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], doppler=s['doppler'], n_train=len(dls.train_rows),
                n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
                started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     ck = run/'checkpoint.pth'
@@ -341,7 +351,8 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     _atomic_write(run/'split.csv', lambda tmp: split.sort_values('row').to_csv(tmp, index=False))
     learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=s['clip'], precision=precision,
                         compile=compile, checkpoint=ck, every=s['every'], history=run/'history.csv',
-                        append=resuming, progress=progress, path=run, cbs=cbs)
+                        append=resuming, progress=progress, path=run,
+                        cbs=list(cbs or []) + ([DopplerAugment(store.grid.wave, s['doppler'], seed=seed)] if s['doppler'] else []))
     extra = []
     if resuming:
         load_checkpoint(learn, ck)

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['DEMO_GRID', 'LONG_DEMO', 'COMMANDS', 'USER_ERRORS', 'parse_grid', 'mock_command', 'prepare_command', 'merge_command',
            'train_command', 'set_threads', 'encode_command', 'analyse_command', 'summary', 'traverse_command',
-           'retrieve_command', 'anomalies_command', 'demo_command', 'add_command', 'command_parser', 'main']
+           'retrieve_command', 'anomalies_command', 'demo_command', 'decoder_use', 'add_command', 'command_parser',
+           'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
 import os, sys, io, time, json, argparse, contextlib
@@ -126,8 +127,13 @@ def analyse_command(run:str,              # run folder with latents (run `stella
 def summary(rep:dict) -> str:
     "A few lines: informative nodes and the best node per label with its MI."
     lines = [f"informative nodes (MAD > threshold): {len(rep['informative_nodes'])} -> {rep['informative_nodes']}"]
+    if 'active_units' in rep: lines.append(f"active units (spread of mu above the posterior noise): {len(rep['active_units'])} -> {rep['active_units']}")
+    lines += [f"  warning: {w}" for w in rep.get('warnings', [])]
     for lab, b in rep.get('best_node', {}).items():
         lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
+    for lab, u in rep.get('decoder_use', {}).items():
+        lines.append(f"  {lab:>8s}: sweeping node {u['node']} over its 2-98 % range moves decoded lines by {u['shift']:.1f} km/s; "
+                     f"it encodes {u['label_range']:.1f} km/s (ratio {u['ratio']:.2f})")
     if rep.get('labels_without_node'):
         lines.append(f"  no node significant against the null for: {', '.join(rep['labels_without_node'])}")
     spread = [d for d in rep.get('decodability', []) if d['label'] in rep.get('labels_without_node', []) and d['r2_all'] >= 0.5]
@@ -218,6 +224,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     step("encode"); encode_store(store, run, device=device)
     step("analyse")
     rep = analyse_run(run, store=store, truth=archive/'truth.csv', untrained='auto')
+    rep = decoder_use(run, rep, store)
     for lab in ('radvel', 'teff'):
         b = rep.get('best_node', {}).get(lab)
         if b is not None:
@@ -231,6 +238,23 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     if len(odd): print("injected odd spectra, percentile of anomaly rank (small = anomalous): " +
                        ', '.join(f"{k} {p:.1f} %" for k, p in zip(odd.odd, ranks)))
     print(f"report: {run/'report.md'}")
+    return rep
+
+def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
+    "Add `decoder_use` to a report: for each velocity label's best node, how far the decoder moves lines over the node's range (`explore.decoded_shift`)."
+    from stellar_nbs.explore import decoded_shift
+    from stellar_nbs.report import run_labels, run_latents
+    run = Path(run); use = {}
+    if not (run/'model.pth').exists(): return rep
+    _, _, index = run_latents(run)
+    lab = run_labels(run, index, store)
+    for name in labels:
+        b = rep.get('best_node', {}).get(name)
+        if b is None or name not in lab: continue
+        use[name] = decoded_shift(run, b['node'], label=lab[name].to_numpy(float))
+    if use:
+        rep = {**rep, 'decoder_use': use}
+        (run/'report.json').write_text(json.dumps(rep, indent=1, default=float))
     return rep
 
 # %% ../nbs/10_cli.ipynb #6db1157f

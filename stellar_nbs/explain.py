@@ -9,7 +9,7 @@ __all__ = ['NOT_ANALYSED', 'BALMER_NAMES', 'TELLURIC_BANDS', 'EXEMPLAR_LABELS', 
            'exemplars', 'response_windows', 'plot_exemplars', 'empirical_response', 'plot_response', 'node_summary',
            'explain_markdown', 'add_report_section', 'explain_run']
 
-# %% ../nbs/08b_explain.ipynb #30dc0cb7
+# %% ../nbs/08b_explain.ipynb #cfd76579
 import json, warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +26,7 @@ from .mutual_info import mi_table
 from .report import run_labels, _jsonable
 from .explore import run_store, run_grid, decode_latents, node_values, RunParts
 
-# %% ../nbs/08b_explain.ipynb #fd944b4b
+# %% ../nbs/08b_explain.ipynb #5b296f04
 NOT_ANALYSED = ('source', 'dp_id', 'object', 'target', 'row', 'status', 'reason', 'sep_arcsec', 'label_ra', 'label_dec')
 
 def _header_rows(store, rows) -> pd.DataFrame:
@@ -56,9 +56,9 @@ def observing_metadata(index:pd.DataFrame, store:Store) -> tuple:
     order = dict.fromkeys([*METADATA_COLUMNS, *cat.columns, 'target'])
     return frame[[c for c in order if c in frame.columns]], source
 
-# %% ../nbs/08b_explain.ipynb #9ec460c1
-def analysable_columns(frame:pd.DataFrame, min_rows:int=11, max_levels:int=50) -> dict:
-    "Columns worth an MI: numeric ones that vary ('numeric') and text ones with 2..`max_levels` values ('groups')."
+# %% ../nbs/08b_explain.ipynb #b55a1a26
+def analysable_columns(frame:pd.DataFrame, min_rows:int=30, max_levels:int=50) -> dict:
+    "Columns worth an MI: numeric ones that vary ('numeric') and text ones with 2..`max_levels` values ('groups'), known for `min_rows` spectra."
     out = {}
     for c in frame.columns:
         if c in NOT_ANALYSED: continue
@@ -89,7 +89,7 @@ def ranked_columns(table:pd.DataFrame, node:int) -> list:
     return [dict(column=r.column, kind=r.kind, mi=float(r.mi), error=float(r.err), z=float(r.z), null=float(r.null_mean))
             for r in t.itertuples()]
 
-# %% ../nbs/08b_explain.ipynb #6f3a774b
+# %% ../nbs/08b_explain.ipynb #ef4f0aac
 def mjd_date(mjd:float) -> str:
     "Calendar date (UTC) of a Modified Julian Date: `'2015-05-29'`."
     return (datetime(1858, 11, 17) + timedelta(days=float(mjd))).strftime('%Y-%m-%d')
@@ -111,7 +111,7 @@ def time_step(x, mjd, min_side:float=0.05) -> dict|None:
     return dict(mjd=float(at), date=mjd_date(at), step=float(step / x.std()), r2_step=float(between[j] / sst),
                 r2_linear=float(np.corrcoef(x, t)[0, 1] ** 2), n_before=int(kk), n_after=int(n - kk))
 
-# %% ../nbs/08b_explain.ipynb #e34030ec
+# %% ../nbs/08b_explain.ipynb #54f877c1
 @dataclass
 class NodeResponse:
     "How the decoder's output moves with one node, sampled at typical codes across the node's 2-98 % range."
@@ -141,7 +141,7 @@ def decoder_response(model, latents, node:int, grid:Grid, n_codes:int=8, n_value
     m = len(codes)
     return NodeResponse(node, values, span, rows, dec[:m], (dec[m:2 * m] - dec[2 * m:]) / (2 * h), grid)
 
-# %% ../nbs/08b_explain.ipynb #4fe9d105
+# %% ../nbs/08b_explain.ipynb #c572860e
 @lru_cache(maxsize=4)
 def _legendre_cache(n, deg):
     "Legendre polynomials across the whole grid (x from -1 to 1), so that a tilt reads as red end minus blue end."
@@ -185,7 +185,7 @@ def continuum_part(resp:NodeResponse, deg:int=2) -> dict:
                 tilt=float(2 * c[1]) if deg >= 1 else 0., curvature=float(c[2]) if deg >= 2 else 0.,
                 tilt_over_range=float(2 * c[1] * resp.span) if deg >= 1 else 0.)
 
-# %% ../nbs/08b_explain.ipynb #a7239b9b
+# %% ../nbs/08b_explain.ipynb #81e14af1
 def shift_template(base, wave) -> np.ndarray:
     "Response of each spectrum in `base` to a shift of +1 km/s: -λ dF/dλ / c."
     return -np.gradient(np.asarray(base, np.float64), wave, axis=-1) * wave / C_KMS
@@ -204,7 +204,7 @@ def doppler_likeness(resp:NodeResponse, deg:int=2) -> dict:
     v = float(lt / tt)
     return dict(corr=float(lt / np.sqrt(tt * ll)), kms_per_unit=v, kms_over_range=v * resp.span)
 
-# %% ../nbs/08b_explain.ipynb #bd784b62
+# %% ../nbs/08b_explain.ipynb #ab299a17
 BALMER_NAMES = dict(zip(BALMER.wave.round(3), ['Hα', 'Hβ', 'Hγ', 'Hδ', 'Hε', 'H8', 'H9']))
 
 TELLURIC_BANDS = {'telluric O₂ γ band': (6276., 6320.), 'telluric O₂ B band': (6866., 6935.),
@@ -308,7 +308,7 @@ def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_dep
     return dict(species=f"{element} {'I' * (ion + 1)}", n_lines=int(ok.sum()), low_chi=float(np.median(lo)) if len(lo) else None,
                 high_chi=float(np.median(hi)) if len(hi) else None, spearman=rho)
 
-# %% ../nbs/08b_explain.ipynb #2835bd0f
+# %% ../nbs/08b_explain.ipynb #fafcd460
 EXEMPLAR_LABELS = ('target', 'teff', 'logg', 'm_h', 'radvel', 'vsini', 'sptype')
 
 def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=None, n:int=3) -> dict:
@@ -375,14 +375,15 @@ def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
     ax.legend(fontsize=7)
     return fig
 
-# %% ../nbs/08b_explain.ipynb #a259e85e
+# %% ../nbs/08b_explain.ipynb #30d53786
 def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fraction:float=0.5, step_r2:float=0.5,
                  line_fraction:float=0.2) -> list:
     "Phrases saying what a node of `explain_run` tracks: a step in time, metadata, labels, a Doppler shift, continuum shape, lines."
     out = []
     ts = entry.get('time_step')
-    if ts and ts['r2_step'] >= step_r2:
+    if ts and ts['r2_step'] >= step_r2 and 1 - ts['r2_step'] <= 0.5 * (1 - ts['r2_linear']):   # a step, and much better than a line
         out.append(f"tracks time: a step at {ts['date']} (MJD {ts['mjd']:.1f}) of {ts['step']:+.1f} σ, {ts['r2_step']:.0%} of its variance")
+    elif ts and ts['r2_linear'] >= step_r2: out.append(f"drifts with time ({ts['r2_linear']:.0%} of its variance in a linear trend)")
     for what, key in (('follows', 'metadata'), ('label', 'labels')):
         sig = [m for m in entry.get(key, []) if m['z'] > z_sig]
         if sig: out.append(f"{what} {sig[0]['column']} ({sig[0]['mi']:.2f} ± {sig[0]['error']:.2f} nats, z = {sig[0]['z']:.0f})"
@@ -401,7 +402,7 @@ def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fra
         if named: out.append('lines: ' + ', '.join(f"{l['species']} {l['wave']:.1f} Å ({l['effect']})" for l in named))
     return out
 
-# %% ../nbs/08b_explain.ipynb #808344b5
+# %% ../nbs/08b_explain.ipynb #cce78678
 def _cols_table(rows, n=5) -> str:
     if not rows: return '(none)'
     out = ['| column | MI [nats] | error | z |', '|---|---|---|---|']
@@ -450,7 +451,7 @@ def add_report_section(run, res:dict) -> bool:
     p.write_text(text.rstrip('\n') + '\n\n' + '\n'.join(sec) + '\n')
     return True
 
-# %% ../nbs/08b_explain.ipynb #e0c17075
+# %% ../nbs/08b_explain.ipynb #98bed365
 def _run_latents(run) -> tuple:
     "Latent means and their index (row, dp_id) of a run folder; the logvar file is not needed."
     run = Path(run)
@@ -536,5 +537,5 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
     return res
 
 def _save(fig, path):
-    fig.savefig(path, dpi=90); plt.close(fig)
+    fig.savefig(path, dpi=80); plt.close(fig)
     return Path(path).name

@@ -9,7 +9,7 @@ __all__ = ['NOT_ANALYSED', 'BALMER_NAMES', 'TELLURIC_BANDS', 'EXEMPLAR_LABELS', 
            'exemplars', 'response_windows', 'plot_exemplars', 'empirical_response', 'plot_response', 'node_summary',
            'explain_markdown', 'add_report_section', 'explain_run']
 
-# %% ../nbs/08b_explain.ipynb #cfd76579
+# %% ../nbs/08b_explain.ipynb #7dc177ad
 import json, warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +26,7 @@ from .mutual_info import mi_table
 from .report import run_labels, _jsonable
 from .explore import run_store, run_grid, decode_latents, node_values, RunParts
 
-# %% ../nbs/08b_explain.ipynb #5b296f04
+# %% ../nbs/08b_explain.ipynb #fcab9bfd
 NOT_ANALYSED = ('source', 'dp_id', 'object', 'target', 'row', 'status', 'reason', 'sep_arcsec', 'label_ra', 'label_dec')
 
 def _header_rows(store, rows) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def observing_metadata(index:pd.DataFrame, store:Store) -> tuple:
     order = dict.fromkeys([*METADATA_COLUMNS, *cat.columns, 'target'])
     return frame[[c for c in order if c in frame.columns]], source
 
-# %% ../nbs/08b_explain.ipynb #b55a1a26
+# %% ../nbs/08b_explain.ipynb #7b4a18d5
 def analysable_columns(frame:pd.DataFrame, min_rows:int=30, max_levels:int=50) -> dict:
     "Columns worth an MI: numeric ones that vary ('numeric') and text ones with 2..`max_levels` values ('groups'), known for `min_rows` spectra."
     out = {}
@@ -89,7 +89,7 @@ def ranked_columns(table:pd.DataFrame, node:int) -> list:
     return [dict(column=r.column, kind=r.kind, mi=float(r.mi), error=float(r.err), z=float(r.z), null=float(r.null_mean))
             for r in t.itertuples()]
 
-# %% ../nbs/08b_explain.ipynb #ef4f0aac
+# %% ../nbs/08b_explain.ipynb #48662359
 def mjd_date(mjd:float) -> str:
     "Calendar date (UTC) of a Modified Julian Date: `'2015-05-29'`."
     return (datetime(1858, 11, 17) + timedelta(days=float(mjd))).strftime('%Y-%m-%d')
@@ -111,7 +111,7 @@ def time_step(x, mjd, min_side:float=0.05) -> dict|None:
     return dict(mjd=float(at), date=mjd_date(at), step=float(step / x.std()), r2_step=float(between[j] / sst),
                 r2_linear=float(np.corrcoef(x, t)[0, 1] ** 2), n_before=int(kk), n_after=int(n - kk))
 
-# %% ../nbs/08b_explain.ipynb #54f877c1
+# %% ../nbs/08b_explain.ipynb #75278c12
 @dataclass
 class NodeResponse:
     "How the decoder's output moves with one node, sampled at typical codes across the node's 2-98 % range."
@@ -141,7 +141,7 @@ def decoder_response(model, latents, node:int, grid:Grid, n_codes:int=8, n_value
     m = len(codes)
     return NodeResponse(node, values, span, rows, dec[:m], (dec[m:2 * m] - dec[2 * m:]) / (2 * h), grid)
 
-# %% ../nbs/08b_explain.ipynb #c572860e
+# %% ../nbs/08b_explain.ipynb #a65ec8cf
 @lru_cache(maxsize=4)
 def _legendre_cache(n, deg):
     "Legendre polynomials across the whole grid (x from -1 to 1), so that a tilt reads as red end minus blue end."
@@ -185,7 +185,7 @@ def continuum_part(resp:NodeResponse, deg:int=2) -> dict:
                 tilt=float(2 * c[1]) if deg >= 1 else 0., curvature=float(c[2]) if deg >= 2 else 0.,
                 tilt_over_range=float(2 * c[1] * resp.span) if deg >= 1 else 0.)
 
-# %% ../nbs/08b_explain.ipynb #81e14af1
+# %% ../nbs/08b_explain.ipynb #00b9a4b6
 def shift_template(base, wave) -> np.ndarray:
     "Response of each spectrum in `base` to a shift of +1 km/s: -λ dF/dλ / c."
     return -np.gradient(np.asarray(base, np.float64), wave, axis=-1) * wave / C_KMS
@@ -204,7 +204,7 @@ def doppler_likeness(resp:NodeResponse, deg:int=2) -> dict:
     v = float(lt / tt)
     return dict(corr=float(lt / np.sqrt(tt * ll)), kms_per_unit=v, kms_over_range=v * resp.span)
 
-# %% ../nbs/08b_explain.ipynb #ab299a17
+# %% ../nbs/08b_explain.ipynb #c4bd7a01
 BALMER_NAMES = dict(zip(BALMER.wave.round(3), ['Hα', 'Hβ', 'Hγ', 'Hδ', 'Hε', 'H8', 'H9']))
 
 TELLURIC_BANDS = {'telluric O₂ γ band': (6276., 6320.), 'telluric O₂ B band': (6866., 6935.),
@@ -244,15 +244,17 @@ def _peaks(a, n, half:int) -> np.ndarray:
         out.append(i); taken[max(i - half, 0):i + half + 1] = True
     return np.array(out, dtype=np.int64)
 
-def _match_line(w, tol) -> dict:
-    "The strongest VALD line within `tol` Å of `w` (or a Balmer line within 8 Å): species, wavelength, χ."
-    for w0, name in BALMER_NAMES.items():
-        if abs(w - w0) < 8.: return dict(species=name, line_wave=float(w0), chi=10.2)
+def _match_line(w, tol, min_tau:float=0.1) -> dict:
+    "What sits at `w` Å: a Balmer core (within 3 Å), else the strongest VALD line within `tol` Å (solar τ₀ > `min_tau`), else a Balmer wing (within 15 Å)."
+    near_balmer = min(BALMER_NAMES.items(), key=lambda kv: abs(w - kv[0]))
+    if abs(w - near_balmer[0]) < 3.: return dict(species=near_balmer[1], line_wave=float(near_balmer[0]), chi=10.2)
     v = _vald_lines()
-    near = v[(v.wave > w - tol) & (v.wave < w + tol)]
-    if near.empty: return dict(species=None, line_wave=None, chi=None)
-    best = near.loc[near.tau_sun.idxmax()]
-    return dict(species=f"{best.element} {'I' * (int(best.ion) + 1)}", line_wave=float(best.wave), chi=float(best.chi))
+    near = v[(v.wave > w - tol) & (v.wave < w + tol) & (v.tau_sun > min_tau)]
+    if len(near):
+        best = near.loc[near.tau_sun.idxmax()]
+        return dict(species=f"{best.element} {'I' * (int(best.ion) + 1)}", line_wave=float(best.wave), chi=float(best.chi))
+    if abs(w - near_balmer[0]) < 15.: return dict(species=f'{near_balmer[1]} wing', line_wave=float(near_balmer[0]), chi=10.2)
+    return dict(species=None, line_wave=None, chi=None)
 
 def _band_power(a2, wave, bands) -> list:
     "Share of the response power in each band and how much more than its share of pixels."
@@ -287,9 +289,14 @@ def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0
         lines.append(dict(wave=float(wave[i]), response=r, rms=float(a[i] * resp.span), depth=depth, effect=effect, **m))
     balmer = {f'{name} {w0:.0f} Å': (w0 - 15., w0 + 15.) for w0, name in BALMER_NAMES.items()}
     rest2 = (rest ** 2).mean(0) * valid
-    regions = _band_power(rest2, wave, balmer) + _band_power(obs2 * valid, wave, TELLURIC_BANDS)
+    tell = _band_power(obs2 * valid, wave, TELLURIC_BANDS)
+    coherent_obs, coherent_rest = line.mean(0) ** 2 * valid, rest.mean(0) ** 2 * valid
+    for r in tell:      # telluric lines add up in the observed frame, stellar lines (Na D sits in an H₂O band) in the rest frame
+        sel = (wave >= TELLURIC_BANDS[r['feature']][0]) & (wave <= TELLURIC_BANDS[r['feature']][1])
+        r['observed_over_rest'] = float(coherent_obs[sel].sum() / max(coherent_rest[sel].sum(), 1e-300))
+    regions = _band_power(rest2, wave, balmer) + [r for r in tell if r['observed_over_rest'] >= 1.5]
     named = [r for r in regions if r['fraction'] >= min_fraction and r['enrichment'] >= min_enrichment]
-    return dict(line_fraction=line_fraction, lines=lines, regions=sorted(named, key=lambda r: -r['fraction']), excitation=excitation_trend(rest, base, grid),
+    return dict(line_fraction=line_fraction, lines=lines, regions=sorted(named, key=lambda r: -r['fraction']), bands=regions + [r for r in tell if r not in regions], excitation=excitation_trend(rest, base, grid),
                 rv_codes=rv.tolist())
 
 def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_depth:float=0.1) -> dict|None:
@@ -308,7 +315,7 @@ def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_dep
     return dict(species=f"{element} {'I' * (ion + 1)}", n_lines=int(ok.sum()), low_chi=float(np.median(lo)) if len(lo) else None,
                 high_chi=float(np.median(hi)) if len(hi) else None, spearman=rho)
 
-# %% ../nbs/08b_explain.ipynb #fafcd460
+# %% ../nbs/08b_explain.ipynb #c10a5472
 EXEMPLAR_LABELS = ('target', 'teff', 'logg', 'm_h', 'radvel', 'vsini', 'sptype')
 
 def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=None, n:int=3) -> dict:
@@ -375,7 +382,7 @@ def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
     ax.legend(fontsize=7)
     return fig
 
-# %% ../nbs/08b_explain.ipynb #30d53786
+# %% ../nbs/08b_explain.ipynb #5953c2ac
 def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fraction:float=0.5, step_r2:float=0.5,
                  line_fraction:float=0.2) -> list:
     "Phrases saying what a node of `explain_run` tracks: a step in time, metadata, labels, a Doppler shift, continuum shape, lines."
@@ -393,7 +400,9 @@ def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fra
         out.append(f"acts as a shift of {dop['kms_per_unit']:.2f} km/s per unit of the node ({dop['kms_over_range']:.1f} km/s over its "
                    f"2-98 % range; correlation with the shift template {dop['corr']:.2f})")
     if cont and cont['fraction'] >= continuum_fraction:
-        out.append(f"continuum shape: {cont['fraction']:.0%} of the response is a low-order throughput/flux-calibration change "
+        what = ('continuum shape only (throughput or flux calibration)' if cont['fraction'] >= 0.9 else
+                'continuum shape and lines (a temperature changes the SED as well as the lines)')
+        out.append(f"{what}: {cont['fraction']:.0%} of the response is a low-order multiplicative change "
                    f"(tilt {cont['tilt_over_range']:+.3f} red minus blue over its range, curvature {cont['curvature']:+.3f} per unit)")
     lp = entry.get('lines')
     if lp and lp['line_fraction'] >= line_fraction:
@@ -402,7 +411,7 @@ def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fra
         if named: out.append('lines: ' + ', '.join(f"{l['species']} {l['wave']:.1f} Å ({l['effect']})" for l in named))
     return out
 
-# %% ../nbs/08b_explain.ipynb #cce78678
+# %% ../nbs/08b_explain.ipynb #4616f4a2
 def _cols_table(rows, n=5) -> str:
     if not rows: return '(none)'
     out = ['| column | MI [nats] | error | z |', '|---|---|---|---|']
@@ -451,7 +460,7 @@ def add_report_section(run, res:dict) -> bool:
     p.write_text(text.rstrip('\n') + '\n\n' + '\n'.join(sec) + '\n')
     return True
 
-# %% ../nbs/08b_explain.ipynb #98bed365
+# %% ../nbs/08b_explain.ipynb #1a5c70da
 def _run_latents(run) -> tuple:
     "Latent means and their index (row, dp_id) of a run folder; the logvar file is not needed."
     run = Path(run)

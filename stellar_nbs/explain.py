@@ -9,7 +9,7 @@ __all__ = ['NOT_ANALYSED', 'BALMER_NAMES', 'TELLURIC_BANDS', 'EXEMPLAR_LABELS', 
            'exemplars', 'response_windows', 'plot_exemplars', 'empirical_response', 'plot_response', 'node_summary',
            'explain_markdown', 'add_report_section', 'explain_run']
 
-# %% ../nbs/08b_explain.ipynb #7dc177ad
+# %% ../nbs/08b_explain.ipynb #40c8faba
 import json, warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +26,7 @@ from .mutual_info import mi_table
 from .report import run_labels, _jsonable
 from .explore import run_store, run_grid, decode_latents, node_values, RunParts
 
-# %% ../nbs/08b_explain.ipynb #fcab9bfd
+# %% ../nbs/08b_explain.ipynb #5c05def0
 NOT_ANALYSED = ('source', 'dp_id', 'object', 'target', 'row', 'status', 'reason', 'sep_arcsec', 'label_ra', 'label_dec')
 
 def _header_rows(store, rows) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def observing_metadata(index:pd.DataFrame, store:Store) -> tuple:
     order = dict.fromkeys([*METADATA_COLUMNS, *cat.columns, 'target'])
     return frame[[c for c in order if c in frame.columns]], source
 
-# %% ../nbs/08b_explain.ipynb #7b4a18d5
+# %% ../nbs/08b_explain.ipynb #a9fcefcf
 def analysable_columns(frame:pd.DataFrame, min_rows:int=30, max_levels:int=50) -> dict:
     "Columns worth an MI: numeric ones that vary ('numeric') and text ones with 2..`max_levels` values ('groups'), known for `min_rows` spectra."
     out = {}
@@ -89,7 +89,7 @@ def ranked_columns(table:pd.DataFrame, node:int) -> list:
     return [dict(column=r.column, kind=r.kind, mi=float(r.mi), error=float(r.err), z=float(r.z), null=float(r.null_mean))
             for r in t.itertuples()]
 
-# %% ../nbs/08b_explain.ipynb #48662359
+# %% ../nbs/08b_explain.ipynb #2fa2ce35
 def mjd_date(mjd:float) -> str:
     "Calendar date (UTC) of a Modified Julian Date: `'2015-05-29'`."
     return (datetime(1858, 11, 17) + timedelta(days=float(mjd))).strftime('%Y-%m-%d')
@@ -111,7 +111,7 @@ def time_step(x, mjd, min_side:float=0.05) -> dict|None:
     return dict(mjd=float(at), date=mjd_date(at), step=float(step / x.std()), r2_step=float(between[j] / sst),
                 r2_linear=float(np.corrcoef(x, t)[0, 1] ** 2), n_before=int(kk), n_after=int(n - kk))
 
-# %% ../nbs/08b_explain.ipynb #75278c12
+# %% ../nbs/08b_explain.ipynb #06e85cd2
 @dataclass
 class NodeResponse:
     "How the decoder's output moves with one node, sampled at typical codes across the node's 2-98 % range."
@@ -141,7 +141,7 @@ def decoder_response(model, latents, node:int, grid:Grid, n_codes:int=8, n_value
     m = len(codes)
     return NodeResponse(node, values, span, rows, dec[:m], (dec[m:2 * m] - dec[2 * m:]) / (2 * h), grid)
 
-# %% ../nbs/08b_explain.ipynb #a65ec8cf
+# %% ../nbs/08b_explain.ipynb #cde7ceb7
 @lru_cache(maxsize=4)
 def _legendre_cache(n, deg):
     "Legendre polynomials across the whole grid (x from -1 to 1), so that a tilt reads as red end minus blue end."
@@ -185,7 +185,7 @@ def continuum_part(resp:NodeResponse, deg:int=2) -> dict:
                 tilt=float(2 * c[1]) if deg >= 1 else 0., curvature=float(c[2]) if deg >= 2 else 0.,
                 tilt_over_range=float(2 * c[1] * resp.span) if deg >= 1 else 0.)
 
-# %% ../nbs/08b_explain.ipynb #00b9a4b6
+# %% ../nbs/08b_explain.ipynb #40d017e2
 def shift_template(base, wave) -> np.ndarray:
     "Response of each spectrum in `base` to a shift of +1 km/s: -λ dF/dλ / c."
     return -np.gradient(np.asarray(base, np.float64), wave, axis=-1) * wave / C_KMS
@@ -204,7 +204,7 @@ def doppler_likeness(resp:NodeResponse, deg:int=2) -> dict:
     v = float(lt / tt)
     return dict(corr=float(lt / np.sqrt(tt * ll)), kms_per_unit=v, kms_over_range=v * resp.span)
 
-# %% ../nbs/08b_explain.ipynb #c4bd7a01
+# %% ../nbs/08b_explain.ipynb #3abf0639
 BALMER_NAMES = dict(zip(BALMER.wave.round(3), ['Hα', 'Hβ', 'Hγ', 'Hδ', 'Hε', 'H8', 'H9']))
 
 TELLURIC_BANDS = {'telluric O₂ γ band': (6276., 6320.), 'telluric O₂ B band': (6866., 6935.),
@@ -218,17 +218,18 @@ def _vald_lines() -> pd.DataFrame:
     lines = lines[lines.source == 'VALD'].reset_index(drop=True)
     return lines.assign(tau_sun=line_tau0(lines, SUN)[0]).sort_values('wave', ignore_index=True)
 
-def _rest_frame(resp:NodeResponse) -> tuple:
-    "Velocity of each decoded spectrum (the minimum of its CCF with the G2 mask; 0 where there is no dip) and its response and spectrum moved to the rest frame."
+def _rest_frame(resp:NodeResponse, min_dip:float=0.02) -> tuple:
+    "Velocity of each decoded spectrum (the minimum of its CCF with the G2 mask; 0 without a dip of `min_dip`) and its response and spectrum moved to the rest frame."
     wave, valid = resp.grid.wave, resp.grid.valid
     base = np.where(valid, resp.base, np.nan)
     norm = np.stack([b / np.where(valid, continuum(wave, np.nan_to_num(b)), 1.) for b in base])
     v, c = ccf_batch(wave, norm, valid & np.isfinite(norm), v_max=300.)
     rv = np.zeros(len(base))
     for i, ci in enumerate(c):
-        if not np.isfinite(ci).sum() > 10 or np.nanmax(ci) - np.nanmin(ci) < 1e-3: continue
-        j = int(np.nanargmin(ci))
-        if 0 < j < len(v) - 1 and np.isfinite(ci[j - 1:j + 2]).all():     # parabola through the minimum and its neighbours
+        if not np.isfinite(ci).sum() > 10: continue
+        j, med = int(np.nanargmin(ci)), np.nanmedian(ci)
+        if not (med > 0 and (med - ci[j]) / med > min_dip and 0.05 * len(v) < j < 0.95 * len(v)): continue   # no clear dip
+        if np.isfinite(ci[j - 1:j + 2]).all():                            # parabola through the minimum and its neighbours
             a_, b_, c_ = ci[j - 1:j + 2]; den = a_ - 2 * b_ + c_
             rv[i] = v[j] + (0.5 * (a_ - c_) / den * (v[j + 1] - v[j]) if den > 0 else 0.)
     to = lambda a, vel: np.interp(wave * doppler_factor(vel), wave, np.where(valid, a, 0.))
@@ -267,7 +268,8 @@ def _band_power(a2, wave, bands) -> list:
         out.append(dict(feature=name, fraction=frac, enrichment=frac / (sel.sum() / n)))
     return out
 
-def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0.1, min_enrichment:float=3.) -> dict:
+def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0.1, min_enrichment:float=3.,
+              coherence:float=1.2) -> dict:
     "The lines that move most (rest frame, cross-matched with VALD; Balmer named), and Balmer/telluric regions holding much of the response."
     grid, wave, valid = resp.grid, resp.grid.wave, resp.grid.valid
     _, fit = _continuum_fit(resp, deg)
@@ -280,21 +282,32 @@ def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0
     a = np.sqrt((rest ** 2).mean(0)) * valid
     step = float(np.median(np.diff(wave)))
     half = max(int(round(0.3 / step)), 2)
-    lines = []
-    for i in _peaks(a, n_lines, half):
-        m = _match_line(wave[i], max(1.5 * step, 0.05))
-        depth = float(1 - base[:, i].mean() / np.nanmedian(base[:, max(i - 50 * half, 0):i + 50 * half + 1]))
-        r = float(rest[:, i].mean() * resp.span)
+    # a telluric line adds up across codes of different RV in the observed frame, a stellar line in the rest frame
+    coh_obs, coh_rest = np.abs(line.mean(0)) * valid, np.abs(rest.mean(0)) * valid
+    cands = [(a[i], i, 'rest') for i in _peaks(a, n_lines, half)]
+    cands += [(coh_obs[i], i, 'observed') for i in _peaks(coh_obs, n_lines, half) if coh_obs[i] > coherence * coh_rest[i]]
+    lines, taken = [], []
+    for amp, i, frame in sorted(cands, key=lambda c: -c[0]):
+        if len(lines) == n_lines: break
+        if any(abs(i - j) <= half for j in taken): continue
+        taken.append(i)
+        arr, b = (rest, base) if frame == 'rest' else (line, resp.base)
+        if frame == 'rest': m = _match_line(wave[i], max(1.5 * step, 0.05))
+        else:
+            band = next((k for k, (w0, w1) in TELLURIC_BANDS.items() if w0 <= wave[i] <= w1), '')
+            m = dict(species='telluric O₂' if 'O₂' in band else 'telluric H₂O' if band else 'telluric', line_wave=None, chi=None)
+        depth = float(1 - b[:, i].mean() / np.nanmedian(b[:, max(i - 50 * half, 0):i + 50 * half + 1]))
+        r = float(arr[:, i].mean() * resp.span)
         effect = ('deepens' if r < 0 else 'weakens') if depth > 0.05 else ('flux falls' if r < 0 else 'flux rises')
-        lines.append(dict(wave=float(wave[i]), response=r, rms=float(a[i] * resp.span), depth=depth, effect=effect, **m))
+        lines.append(dict(wave=float(wave[i]), frame=frame, response=r, rms=float(amp * resp.span), depth=depth, effect=effect, **m))
     balmer = {f'{name} {w0:.0f} Å': (w0 - 15., w0 + 15.) for w0, name in BALMER_NAMES.items()}
     rest2 = (rest ** 2).mean(0) * valid
-    tell = _band_power(obs2 * valid, wave, TELLURIC_BANDS)
-    coherent_obs, coherent_rest = line.mean(0) ** 2 * valid, rest.mean(0) ** 2 * valid
-    for r in tell:      # telluric lines add up in the observed frame, stellar lines (Na D sits in an H₂O band) in the rest frame
-        sel = (wave >= TELLURIC_BANDS[r['feature']][0]) & (wave <= TELLURIC_BANDS[r['feature']][1])
-        r['observed_over_rest'] = float(coherent_obs[sel].sum() / max(coherent_rest[sel].sum(), 1e-300))
-    regions = _band_power(rest2, wave, balmer) + [r for r in tell if r['observed_over_rest'] >= 1.5]
+    tell, balm = _band_power(obs2 * valid, wave, TELLURIC_BANDS), _band_power(rest2, wave, balmer)
+    for r in tell + balm:   # telluric lines add up in the observed frame, stellar lines (Na D sits in an H₂O band) in the rest frame
+        w0, w1 = {**TELLURIC_BANDS, **balmer}[r['feature']]
+        sel = (wave >= w0) & (wave <= w1)
+        r['observed_over_rest'] = float((coh_obs[sel] ** 2).sum() / max((coh_rest[sel] ** 2).sum(), 1e-300))
+    regions = [r for r in balm if r['observed_over_rest'] < 1] + [r for r in tell if r['observed_over_rest'] >= coherence ** 2]
     named = [r for r in regions if r['fraction'] >= min_fraction and r['enrichment'] >= min_enrichment]
     return dict(line_fraction=line_fraction, lines=lines, regions=sorted(named, key=lambda r: -r['fraction']), bands=regions + [r for r in tell if r not in regions], excitation=excitation_trend(rest, base, grid),
                 rv_codes=rv.tolist())
@@ -315,7 +328,7 @@ def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_dep
     return dict(species=f"{element} {'I' * (ion + 1)}", n_lines=int(ok.sum()), low_chi=float(np.median(lo)) if len(lo) else None,
                 high_chi=float(np.median(hi)) if len(hi) else None, spearman=rho)
 
-# %% ../nbs/08b_explain.ipynb #c10a5472
+# %% ../nbs/08b_explain.ipynb #5c77bfce
 EXEMPLAR_LABELS = ('target', 'teff', 'logg', 'm_h', 'radvel', 'vsini', 'sptype')
 
 def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=None, n:int=3) -> dict:
@@ -382,7 +395,7 @@ def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
     ax.legend(fontsize=7)
     return fig
 
-# %% ../nbs/08b_explain.ipynb #5953c2ac
+# %% ../nbs/08b_explain.ipynb #08d513bd
 def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fraction:float=0.5, step_r2:float=0.5,
                  line_fraction:float=0.2) -> list:
     "Phrases saying what a node of `explain_run` tracks: a step in time, metadata, labels, a Doppler shift, continuum shape, lines."
@@ -411,7 +424,7 @@ def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fra
         if named: out.append('lines: ' + ', '.join(f"{l['species']} {l['wave']:.1f} Å ({l['effect']})" for l in named))
     return out
 
-# %% ../nbs/08b_explain.ipynb #4616f4a2
+# %% ../nbs/08b_explain.ipynb #cbf075a0
 def _cols_table(rows, n=5) -> str:
     if not rows: return '(none)'
     out = ['| column | MI [nats] | error | z |', '|---|---|---|---|']
@@ -460,7 +473,7 @@ def add_report_section(run, res:dict) -> bool:
     p.write_text(text.rstrip('\n') + '\n\n' + '\n'.join(sec) + '\n')
     return True
 
-# %% ../nbs/08b_explain.ipynb #1a5c70da
+# %% ../nbs/08b_explain.ipynb #d58cdb35
 def _run_latents(run) -> tuple:
     "Latent means and their index (row, dp_id) of a run folder; the logvar file is not needed."
     run = Path(run)

@@ -6,7 +6,7 @@ import numpy as np, pandas as pd, pytest, torch, torch.nn as nn
 import matplotlib; matplotlib.use('Agg')
 from stellar_nbs.spectra import Grid
 from stellar_nbs.ccf import doppler_factor
-from stellar_nbs.mock import mock_archive, stellar_lines, line_tau0, SUN
+from stellar_nbs.mock import mock_archive, stellar_lines, line_tau0, SUN, Spectrograph
 from stellar_nbs.store import prepare, Store, read_metadata
 from stellar_nbs.explain import (explain_run, observing_metadata, decoder_response, continuum_part, doppler_likeness,
                                  line_part, time_step, node_summary)
@@ -139,3 +139,52 @@ def test_time_step_names_steps_not_drifts():
     drift = node_summary(dict(time_step=time_step((t - t.mean()) / t.std() + noise, t)))
     assert drift and drift[0].startswith('drifts with time'), drift
     assert node_summary(dict(time_step=time_step(np.sin(t / 300.) + noise, t))) == []
+
+class MockPhysicsDecoder(nn.Module):
+    "The mock's forward model as a decoder: z = (Teff, RV, throughput tilt, PWV) in standard units -> median-normalised spectrum."
+    SCALE = dict(teff=(5500., 600.), radvel=(0., 10.), tilt=(0., 0.06), pwv=(3., 1.5))
+    def __init__(self, grid):
+        super().__init__(); self.grid, self.sp, self.stars = grid, Spectrograph(grid), {}
+    def spectrum(self, z):
+        p = {k: m + s * v for (k, (m, s)), v in zip(self.SCALE.items(), z)}
+        teff = round(float(p['teff']), 1)
+        if teff not in self.stars: self.stars[teff] = self.sp.star(teff, 4.4, 0., 2.)
+        flux, _ = self.sp.expose([(self.stars[teff], p['radvel'], teff, 1.)], 200., 1.2, max(p['pwv'], 0.1), 0., p['tilt'], 0., noise=False)
+        out = np.zeros(self.grid.length); out[self.grid.core] = flux / np.median(flux)
+        return out
+    def decode(self, z):
+        return torch.tensor(np.stack([self.spectrum(v) for v in z.detach().cpu().numpy().astype(np.float64)]), dtype=torch.float32)
+
+@pytest.fixture(scope='module')
+def physics():
+    "Findings for the Teff, RV, tilt (blue grid) and PWV (red grid, H₂O band) nodes of the mock's forward model."
+    z = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    out = {}
+    for grid, nodes in (('4840:5000:0.02', ('teff', 'radvel', 'throughput_tilt')), ('6400:6700:0.02', ('pwv',))):
+        g = Grid.parse(grid); dec = MockPhysicsDecoder(g)
+        for name in nodes:
+            r = decoder_response(dec, z, list(MockPhysicsDecoder.SCALE).index({'throughput_tilt': 'tilt'}.get(name, name)), g, n_codes=6, n_values=3)
+            out[name] = dict(continuum=continuum_part(r), doppler=doppler_likeness(r), lines=line_part(r))
+            print(name, node_summary(out[name]))
+    return out
+
+def test_mock_rv_node_is_a_shift_of_its_velocity_scale(physics):
+    d = physics['radvel']['doppler']
+    assert d['corr'] > 0.9 and abs(d['kms_per_unit'] - 10.) < 3., d           # 10 km/s per unit, within 30 %
+
+def test_mock_tilt_node_is_continuum_shape_only(physics):
+    s = node_summary(physics['throughput_tilt'])
+    assert physics['throughput_tilt']['continuum']['fraction'] > 0.9 and s[0].startswith('continuum shape only'), s
+
+def test_mock_teff_node_moves_low_excitation_iron_and_hbeta(physics):
+    lp = physics['teff']['lines']
+    ex = lp['excitation']
+    assert ex['low_chi'] < 0 and abs(ex['low_chi']) > 2 * abs(ex['high_chi']), ex     # low-χ Fe I weaken most with Teff
+    hb = next(b for b in lp['bands'] if b['feature'].startswith('Hβ'))
+    assert hb['enrichment'] > 1 and hb['observed_over_rest'] < 1, hb
+    assert abs(physics['teff']['doppler']['corr']) < 0.1
+
+def test_mock_pwv_node_moves_telluric_water_lines(physics):
+    lp = physics['pwv']['lines']
+    assert [l['species'] for l in lp['lines'][:4]] == ['telluric H₂O'] * 4, lp['lines'][:4]
+    assert not any(r['feature'].startswith('Hα') for r in lp['regions']), lp['regions']     # H₂O lines in the Hα wings are not Hα

@@ -545,7 +545,7 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
                 for l in e['lines']['lines']: l['effect'] = 'shifts'
             signal = resp.derivative.std(0) if len(resp.derivative) > 1 else resp.derivative[0]
             if figures: e['figures'] = [_save(plot_response(resp, e['continuum'], e['doppler']), run/f'explain_response_node{k}.png')]
-        e['exemplars'] = exemplars(mu, k, index, labels)
+        e['exemplars'] = exemplars(mu, k, index, None if frame is None else labels.assign(target=frame['target'].to_numpy()))
         if st is not None and figures:
             if signal is None or not np.nanmax(np.abs(signal)) > 0: signal = empirical_response(mu, k, st, index['row'].to_numpy())
             wins = response_windows(signal, st.grid)

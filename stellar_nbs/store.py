@@ -42,8 +42,7 @@ def find_fits(src) -> list:
     return out
 
 # %% ../nbs/02_store.ipynb #aaceaec5
-import gzip, bz2
-from .spectra import raw_header
+import gzip, bz2, re
 
 METADATA_CARDS = {
     'mjd': ('MJD-OBS', 'MJD'), 'exptime': ('EXPTIME', 'TEXPTIME'),
@@ -60,8 +59,42 @@ METADATA_CARDS = {
 METADATA_TEXT = ('drs_version', 'programme', 'ins_mode', 'dpr_type', 'instrument')
 METADATA_COLUMNS = ['mjd', 'exptime', 'airmass', 'berv', 'snr', 'seeing', 'image_fwhm', 'altitude', 'humidity', 'ambient_temp',
                     'pressure', 'wind_speed', 'moon_sep', 'moon_illum', *METADATA_TEXT]
-_METADATA_KEEP = frozenset(k.encode() for cards in METADATA_CARDS.values() for k in cards)
+# HIERARCH keys are followed by any number of spaces (or none) before '='; extra cards picked up are harmless
+_METADATA_PREFIXES = [p.encode() for cards in METADATA_CARDS.values() for k in cards
+                      for p in ((k + ' ', k + '=') if k.startswith('HIERARCH ') else (k.ljust(8) + '=',))]
+_STRING = re.compile(r"'((?:[^']|'')*)'")
 _OPENERS = {'.gz': gzip.open, '.bz2': bz2.open}
+_END_CARD = b'END' + b' ' * 77
+
+def _card_value(card:str):
+    "Value of one FITS card: a string (quotes removed), a bool, a float, or None."
+    v = card[card.index('=') + 1:].lstrip()
+    if v.startswith("'"):
+        m = _STRING.match(v)
+        return m[1].replace("''", "'").rstrip() if m else None
+    v = v.split('/')[0].strip()
+    if v in ('T', 'F'): return v == 'T'
+    try: return float(v)
+    except ValueError: return None
+
+def _primary_cards(f) -> dict:
+    "The cards of `METADATA_CARDS` in the primary header at `f` (a HARPS header has ~3000 cards, mostly DRS calibration)."
+    data, end = b'', -1
+    while end < 0:
+        chunk = f.read(10 * 2880)
+        if not chunk: raise EOFError("file ends inside the primary header")
+        start, data = len(data), data + chunk
+        end = data.find(_END_CARD, start - start % 80)
+        while end >= 0 and end % 80: end = data.find(_END_CARD, end + 1)
+    data = data[:end]
+    out = {}
+    for p in _METADATA_PREFIXES:                          # bytes.find is fast; a regex over ~250 kB of cards is not
+        i = data.find(p)
+        while i >= 0 and i % 80: i = data.find(p, i + 1)   # only at the start of a card
+        if i < 0: continue
+        card = data[i:i + 80].decode('ascii', 'replace')
+        if '=' in card: out.setdefault(' '.join(card[:card.index('=')].split()), _card_value(card))
+    return out
 
 def _finite(v):
     try: v = float(v)
@@ -84,7 +117,7 @@ def header_metadata(path) -> dict:
     "Observing metadata (`METADATA_COLUMNS`) from the primary header of the FITS file at `path`; None where absent or unreadable."
     opener = _OPENERS.get(Path(path).suffix, open)
     try:
-        with opener(path, 'rb') as f: h, _ = raw_header(f, _METADATA_KEEP)
+        with opener(path, 'rb') as f: h = _primary_cards(f)
     except (OSError, EOFError, ValueError): return dict.fromkeys(METADATA_COLUMNS)
     raw = {}
     for col, cards in METADATA_CARDS.items():

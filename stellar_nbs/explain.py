@@ -306,7 +306,7 @@ def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0
     for r in tell + balm:   # telluric lines add up in the observed frame, stellar lines (Na D sits in an H₂O band) in the rest frame
         w0, w1 = {**TELLURIC_BANDS, **balmer}[r['feature']]
         sel = (wave >= w0) & (wave <= w1)
-        r['observed_over_rest'] = float((coh_obs[sel] ** 2).sum() / max((coh_rest[sel] ** 2).sum(), 1e-300))
+        r['observed_over_rest'] = float((coh_obs[sel] ** 2).sum()) / max(float((coh_rest[sel] ** 2).sum()), 1e-300)
     regions = [r for r in balm if r['observed_over_rest'] < 1] + [r for r in tell if r['observed_over_rest'] >= coherence ** 2]
     named = [r for r in regions if r['fraction'] >= min_fraction and r['enrichment'] >= min_enrichment]
     return dict(line_fraction=line_fraction, lines=lines, regions=sorted(named, key=lambda r: -r['fraction']), bands=regions + [r for r in tell if r not in regions], excitation=excitation_trend(rest, base, grid),
@@ -366,6 +366,7 @@ def plot_exemplars(store:Store, ex:dict, windows:list, node:int, grid:Grid=None)
             ax.plot(wave[sel], np.asarray(store.flux[e['row']], np.float32)[sel], color=color, lw=0.8,
                     label=f"{e['dp_id']} ({e.get('target', '')}): {e['value']:.2f}")
         ax.set(xlabel='Wavelength [Å]', xlim=(w0, w1))
+        ax.ticklabel_format(axis='x', useOffset=False); ax.xaxis.set_major_locator(plt.MaxNLocator(4))
     axs[0, 0].set_ylabel('Normalised flux'); axs[0, 0].legend(fontsize=6, loc='lower left')
     fig.suptitle(f'Node {node}: the spectra at its lowest (blue) and highest (red) value, where the response is largest', fontsize=9)
     return fig

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DEMO_GRID', 'LONG_DEMO', 'COMMANDS', 'USER_ERRORS', 'parse_grid', 'mock_command', 'prepare_command', 'merge_command',
            'train_command', 'set_threads', 'encode_command', 'analyse_command', 'summary', 'traverse_command',
-           'retrieve_command', 'anomalies_command', 'demo_command', 'decoder_use', 'add_command', 'command_parser',
-           'main']
+           'retrieve_command', 'anomalies_command', 'explain_command', 'demo_command', 'decoder_use', 'add_command',
+           'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
 import os, sys, io, time, json, argparse, contextlib
@@ -190,6 +190,20 @@ def anomalies_command(run:str,            # encoded run folder
     print(f"table: {Path(run)/'anomalies.csv'}")
     return table
 
+# %% ../nbs/10_cli.ipynb #aeb7537a
+def explain_command(run:str,              # encoded run folder (latents.npy; model.pth for the decoder parts)
+            store:str=None,       # the run's store (default: the one it was trained on)
+            node:Param("nodes to explain (default: the informative nodes)", int, nargs='+')=None,
+            method:str='ksg',     # MI estimator: ksg, hist or gmm
+            max_rows:int=20000):  # MI on at most this many spectra (a random subset)
+    "What each node tracks (observing metadata, labels, a step in time), which lines it moves, whether it acts like a Doppler shift."
+    from stellar_nbs.explain import explain_run
+    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    res = explain_run(run, store=store, nodes=node, method=method, max_rows=max_rows)
+    for k, e in res['node'].items(): print(f"node {k}: " + ('; '.join(e['summary']) or 'nothing found above the null'))
+    print(f"explanations: {Path(run)/'explain.md'} ({res['metadata_source']}; model: {res['model']})")
+    return res
+
 # %% ../nbs/10_cli.ipynb #b1b467a5
 def demo_command(out:str,                 # folder for everything (archive/, store/, run/)
          full:store_true=False,   # the paper configuration: HARPS grid, 7 M-parameter model (wants a GPU)
@@ -260,7 +274,7 @@ def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
 # %% ../nbs/10_cli.ipynb #6db1157f
 COMMANDS = dict(mock=mock_command, prepare=prepare_command, merge=merge_command, train=train_command, encode=encode_command,
                 analyse=analyse_command, traverse=traverse_command, retrieve=retrieve_command,
-                anomalies=anomalies_command, demo=demo_command)
+                anomalies=anomalies_command, explain=explain_command, demo=demo_command)
 USER_ERRORS = (SpectrumError, FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, KeyError, IndexError)
 
 def add_command(sub, name:str, f):

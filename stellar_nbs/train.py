@@ -286,6 +286,9 @@ TRAIN_PRESETS = {
                   every=10_000, one_cycle=False, doppler=None),
     'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
                   every=None, clip=1.0, one_cycle=True, doppler=None),
+    # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
+    'cpu_v1': dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
+                   every=None, clip=1.0, one_cycle=True, doppler=None),
     'tiny':  dict(model='tiny', bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), kl_reduction='mean',
                   every=None, one_cycle=False, doppler=None),
 }

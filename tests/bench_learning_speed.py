@@ -1,5 +1,5 @@
 """Speed of learning (benchmark print, not a test): spectrum passes needed before the RV and the Teff label each have a
-node with KSG MI >= 1 nat, for the old `cpu` recipe (`CPU_2025`) and the current `cpu` preset, on one mock archive.
+node with KSG MI >= 1 nat, for the old `cpu` recipe (preset `cpu_v1`) and the current `cpu` preset, on one mock archive.
 
 Every `--every` epochs a callback encodes all spectra (eval mode, latent means), takes for RV and Teff the largest KSG MI
 over the nodes (`mutual_info.mi_ksg`, labels from the store) and appends a row to OUT/learning_speed.csv
@@ -30,10 +30,10 @@ def train_one(recipe, store_dir, out, every, seed):
     import torch; torch.set_num_threads(1)
     from fastai.callback.core import Callback
     from stellar_nbs.store import Store
-    from stellar_nbs.train import train_run, TRAIN_PRESETS, CPU_2025
+    from stellar_nbs.train import train_run
     store = Store(store_dir)
     labels = pd.read_csv(Path(store_dir)/'labels.csv').set_index('dp_id').reindex(store.dp_ids)
-    preset = CPU_2025 if recipe == 'old' else TRAIN_PRESETS['cpu']
+    preset = 'cpu_v1' if recipe == 'old' else 'cpu'
     csv = Path(out)/'learning_speed.csv'
     class Probe(Callback):
         order = 90

@@ -32,9 +32,11 @@ from .data import store_dataloaders, iter_store
 
 # %% ../nbs/05_train.ipynb #e7d35e36
 class BottleneckLoss:
-    "Masked L1 reconstruction (mean over valid pixels) + `w_kl` * KL(q||N(0,I)) (mean or sum over nodes, mean over spectra)."
-    def __init__(self, w_kl:float=0., kl_reduction:str='mean'):
-        if kl_reduction not in ('sum', 'mean'): raise ValueError(f"kl_reduction must be 'sum' or 'mean', got {kl_reduction!r}")
+    "Masked L1 reconstruction (mean over valid pixels) + `w_kl` * KL(q||N(0,I)) (mean, sum or group-sqrt over nodes, mean over spectra)."
+    def __init__(self, w_kl:float=0.,          # weight of the KL term (set by `KLWarmup` during training)
+                 kl_reduction:str='mean',      # 'mean' or 'sum' over nodes, or 'group': sum over nodes of sqrt(batch-mean KL + eps)
+                 eps:float=1e-3):              # floor under each node's KL in 'group' (bounds the price of the first nat)
+        if kl_reduction not in ('sum', 'mean', 'group'): raise ValueError(f"kl_reduction must be 'sum', 'mean' or 'group', got {kl_reduction!r}")
         store_attr()
         self.recon = self.kl = torch.tensor(0.)
 
@@ -45,8 +47,9 @@ class BottleneckLoss:
         if n_valid == 0: raise ValueError("batch has no valid pixels: every pixel is masked")
         rec = ((recon.float() - target.float()).abs() * valid).sum() / n_valid
         kl_nodes = -0.5 * (1 + logvar.float() - mu.float()**2 - logvar.float().exp())
-        kl = (kl_nodes.sum(1) if self.kl_reduction == 'sum' else kl_nodes.mean(1)).mean()
+        kl = (kl_nodes.mean(1) if self.kl_reduction == 'mean' else kl_nodes.sum(1)).mean()   # 'group' logs nats per spectrum
         self.recon, self.kl = rec.detach(), kl.detach()
+        if self.kl_reduction == 'group': return rec + self.w_kl * torch.sqrt(kl_nodes.mean(0) + self.eps).sum()
         return rec + self.w_kl * kl
 
 # %% ../nbs/05_train.ipynb #6f755a9e

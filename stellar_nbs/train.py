@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
-           'doppler_shift', 'DopplerAugment', 'default_device', 'preset_settings', 'train_run', 'save_model',
-           'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
+           'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction', 'equivariance_penalty',
+           'default_device', 'preset_settings', 'train_run', 'save_model', 'load_model', 'encode_store', 'encode_rows',
+           'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -283,10 +284,65 @@ class DopplerAugment(Callback):
         self.learn.xb = (xs,) + tuple(self.xb[1:])
         self.learn.yb = (xs,) + tuple(self.yb[1:-1]) + (vs,)
 
+# %% ../nbs/05_train.ipynb #9e20d2f3
+class DopplerPairs(Callback):
+    "Batches of spectrum pairs at two random velocities; penalise code changes that are not one common direction x velocity difference."
+    order = -16                      # before ZeroInvalid
+    def __init__(self, wave,                 # the grid's wavelengths [Å]
+                 v_max:float=100.,           # velocities uniform in ±v_max km/s
+                 lam:float=0.02,             # weight of the equivariance term (the L1 term is a few 1e-2)
+                 min_norm:float=1.,          # hinge: |w| per v_max at least this (0: off)
+                 lam_dec:float=0.,           # weight of the decoder term: decode(mu(x@d1) + (d2-d1) w) must reconstruct x@d2
+                 seed:int=0):                # seed of the velocity draws
+        if v_max <= 0: raise ValueError(f"DopplerPairs: v_max must be > 0 km/s, got {v_max}")
+        store_attr('v_max,lam,min_norm,lam_dec')
+        self.wave = torch.as_tensor(np.asarray(wave, np.float64))
+        self.gen, self.d, self.penalty = torch.Generator().manual_seed(seed), None, torch.tensor(0.)
+    def _draw(self, n): return (torch.rand(n, generator=self.gen, dtype=torch.float64) * 2 - 1) * self.v_max
+    def before_batch(self):
+        self.d = None
+        if not self.training or len(self.yb) < 2 or self.xb[0].shape[0] < 2: return
+        x, valid = self.xb[0], self.yb[-1]; h = x.shape[0] // 2
+        if self.wave.device != x.device: self.wave = self.wave.to(x.device)
+        d1, d2 = self._draw(h), self._draw(h)
+        a, va = doppler_shift(x[:h], valid[:h], self.wave, d1.to(x.device))
+        b, vb = doppler_shift(x[:h], valid[:h], self.wave, d2.to(x.device))
+        xs, vs = torch.cat([a, b]), torch.cat([va, vb])
+        self.learn.xb = (xs,) + tuple(self.xb[1:])
+        self.learn.yb = (xs,) + tuple(self.yb[1:-1]) + (vs,)
+        self.d = ((d2 - d1) / self.v_max).float().to(x.device)
+    def after_loss(self):
+        if self.d is None: return
+        mu, h = self.learn.pred[1].float(), len(self.d)
+        w = shift_direction(mu, self.d)
+        self.penalty = equivariance_penalty(mu, self.d, self.min_norm)
+        loss = self.lam * self.penalty
+        if self.lam_dec:       # the decoder, fed the noise-free code moved along w, must draw the spectrum at the other velocity
+            rec = self.learn.model.decode(mu[:h] + self.d[:, None] * w[None])
+            target, valid = self.learn.yb[0][h:], self.learn.yb[-1][h:].to(rec.dtype)
+            loss = loss + self.lam_dec * ((rec.float() - target.float()).abs() * valid).sum() / valid.sum().clamp_min(1)
+        self.learn.loss_grad = self.learn.loss_grad + loss
+        self.penalty = self.penalty.detach()
+
+def shift_direction(mu, d):
+    "Least-squares direction w with mu[h:] - mu[:h] ≈ d w (h = len(d))."
+    h = len(d); dm = mu[h:].float() - mu[:h].float()
+    return (d[:, None] * dm).sum(0) / (d.pow(2).sum() + 1e-6)
+
+def equivariance_penalty(mu,            # (2h, n_latent): codes of h spectra at velocity d1, then the same at d2
+                         d,             # (h,) velocity differences d2 - d1 in units of v_max
+                         min_norm=0.):  # hinge on |w|
+    "Fraction of the code change mu[h:] - mu[:h] not explained by one direction w times `d`, plus relu(min_norm - |w|)²."
+    h = len(d); dm = mu[h:].float() - mu[:h].float()
+    w = shift_direction(mu, d)
+    res = dm - d[:, None] * w[None]
+    pen = res.pow(2).sum(1).mean() / (dm.pow(2).sum(1).mean() + 1e-3)
+    return pen + torch.relu(min_norm - w.norm()).pow(2) if min_norm else pen
+
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
     'paper': dict(model='paper', bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), kl_reduction='mean',
-                  every=10_000, one_cycle=False, doppler=None),
+                  every=10_000, one_cycle=False, doppler=None, pairs=None),
     'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
                   every=None, clip=1.0, one_cycle=True, doppler=None),
     # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
@@ -309,7 +365,7 @@ def _versions():
 
 def preset_settings(preset) -> dict:
     "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
-    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, **preset}
+    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, 'pairs': None, **preset}
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     return TRAIN_PRESETS[preset]
 
@@ -318,7 +374,7 @@ def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
     return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'], clip=clip or p.get('clip'),
                 one_cycle=p['one_cycle'] if one_cycle is None else one_cycle,
                 epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
-                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'))
+                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'), pairs=p.get('pairs'))
 
 # %% ../nbs/05_train.ipynb #781298e3
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
@@ -343,7 +399,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], doppler=s['doppler'], n_train=len(dls.train_rows),
+               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], doppler=s['doppler'], pairs=s['pairs'], n_train=len(dls.train_rows),
                n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
                started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     ck = run/'checkpoint.pth'
@@ -358,7 +414,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=s['clip'], precision=precision,
                         compile=compile, checkpoint=ck, every=s['every'], history=run/'history.csv',
                         append=resuming, progress=progress, path=run,
-                        cbs=list(cbs or []) + ([DopplerAugment(store.grid.wave, s['doppler'], seed=seed)] if s['doppler'] else []))
+                        cbs=list(cbs or []) + _augmentations(s, store.grid, seed))
     extra = []
     if resuming:
         load_checkpoint(learn, ck)
@@ -369,6 +425,11 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
         else: learn.fit(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
     save_model(learn, run/'model.pth')
     return learn
+
+def _augmentations(s, grid, seed):
+    "The label-free augmentation callbacks a preset asks for."
+    out = [DopplerAugment(grid.wave, s['doppler'], seed=seed)] if s['doppler'] else []
+    return out + ([DopplerPairs(grid.wave, **s['pairs'], seed=seed)] if s['pairs'] else [])
 
 def save_model(learn, fname):
     "Atomically save the final weights and the model configuration (no optimiser) to `fname`."

@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['HARPS_GAP', 'HARPS', 'META_KEYS', 'META_CARDS', 'WAVE_COLUMNS', 'FLUX_COLUMNS', 'ERR_COLUMNS', 'EXACT_TOL',
-           'StellarNbsError', 'InputError', 'BusyError', 'RangeError', 'NotFoundError', 'Grid', 'SpectrumError',
-           'NotOneDimensionalError', 'EmptySpectrumError', 'MissingFluxError', 'WavelengthError', 'AllNaNError',
-           'Spectrum', 'dp_id_from_name', 'header_meta', 'angstrom_per_unit', 'wcs_wave', 'checked_arrays',
-           'raw_header', 'fast_arrays', 'astropy_arrays', 'read_spectrum', 'lattice_offset', 'pixel_edges', 'rebin',
-           'nonphysical_pixels', 'Screened', 'screen_flux', 'GriddedSpectrum', 'normalised', 'to_grid', 'plot_gridded',
-           'vacuum_to_air', 'air_to_vacuum']
+           'StellarNbsError', 'InputError', 'BusyError', 'RangeError', 'NotFoundError', 'check_number', 'Grid',
+           'SpectrumError', 'NotOneDimensionalError', 'EmptySpectrumError', 'MissingFluxError', 'WavelengthError',
+           'AllNaNError', 'Spectrum', 'dp_id_from_name', 'header_meta', 'angstrom_per_unit', 'wcs_wave',
+           'checked_arrays', 'raw_header', 'fast_arrays', 'astropy_arrays', 'read_spectrum', 'lattice_offset',
+           'pixel_edges', 'rebin', 'nonphysical_pixels', 'Screened', 'screen_flux', 'GriddedSpectrum', 'normalised',
+           'to_grid', 'plot_gridded', 'vacuum_to_air', 'air_to_vacuum']
 
 # %% ../nbs/00_spectra.ipynb #983e05fd
 import json, math, os, re, warnings
@@ -31,6 +31,14 @@ class RangeError(StellarNbsError, IndexError): "A position (node, spectrum) outs
 class NotFoundError(StellarNbsError, KeyError):
     "A name (dp_id, label) that is not there."
     def __str__(self): return str(self.args[0]) if self.args else ''
+
+def check_number(name:str, value, minimum=1, integer:bool=True, strict:bool=False):
+    "`value` itself (None passes) if it is a number >= `minimum` (> with `strict`), whole if `integer`; else `InputError` naming `name`."
+    if value is None: return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (not integer or float(value).is_integer()) and (value > minimum if strict else value >= minimum)
+    if not ok: raise InputError(f"{name} must be {'a whole number' if integer else 'a number'} {'>' if strict else '>='} {minimum}, got {value!r}")
+    return value
 
 
 # %% ../nbs/00_spectra.ipynb #1b34173a

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastprogress.fastprogress import progress_bar
-from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name
+from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name, InputError, BusyError
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -194,7 +194,7 @@ def _check_params(store:Path, params:dict):
         old = json.loads(f.read_text())
         if old != params:
             diff = {k: (old.get(k), params.get(k)) for k in params if old.get(k) != params.get(k)}
-            raise ValueError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
+            raise InputError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
     else: _atomic_write(f, json.dumps(params, indent=1))
 
 @contextmanager
@@ -283,12 +283,12 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
         checkpoint(); results.close(); os.close(fd)
 
 @contextmanager
-def _locked(store:Path):
-    "Hold an exclusive lock on the store folder (released by the kernel if the process dies)."
+def _locked(store:Path, busy:str='another prepare is writing this store'):
+    "Hold an exclusive lock on the folder `store` (released by the kernel if the process dies); `BusyError` saying `busy` if held."
     fd = os.open(store, os.O_RDONLY)
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError: raise RuntimeError(f"{store}: another prepare is writing this store") from None
+        except BlockingIOError: raise BusyError(f"{store}: {busy}") from None
         yield
     finally: os.close(fd)
 
@@ -298,9 +298,10 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     "Read every FITS file in `src`, put it on `grid` and write the store folder `store`; resumable."
     grid = Grid.harps() if grid is None else Grid.parse(grid)
     dtype = np.dtype(dtype).name
-    if dtype not in ('float16', 'float32'): raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
+    if dtype not in ('float16', 'float32'): raise InputError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     paths = find_fits(src)
-    if not paths: raise ValueError(f"{src}: no FITS files found")
+    if not paths: raise InputError(f"{src}: no FITS files found")
+    if workers is None or int(workers) != workers or workers < 1: raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     store = Path(store); store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
         _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
@@ -321,12 +322,13 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
     "Join a label table (CSV path or DataFrame) to the store's rows by `dp_id` or by sky position (`on='coords'`, `tolerance` arcsec)."
     store = store if isinstance(store, Store) else Store(store)
     src = labels
-    lab = pd.read_csv(labels, dtype={'dp_id': str}) if not isinstance(labels, pd.DataFrame) else labels.copy()
+    try: lab = pd.read_csv(labels, dtype={'dp_id': str}) if not isinstance(labels, pd.DataFrame) else labels.copy()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: raise InputError(f"{src}: not a readable CSV label table ({e})") from None
     rows = store.accepted[['row', 'dp_id']].copy()
     rows['row'] = rows.row.astype(int)
     report = dict(on=on, n_spectra=len(rows), n_labels=len(lab))
     if on == 'dp_id':
-        if 'dp_id' not in lab.columns: raise ValueError(f"{src}: label table has no 'dp_id' column (columns: {list(lab.columns)}); use on='coords'")
+        if 'dp_id' not in lab.columns: raise InputError(f"{src}: label table has no 'dp_id' column (columns: {list(lab.columns)}); use on='coords'")
         report['duplicate_labels'] = int(lab.dp_id.duplicated().sum())
         lab = lab.drop_duplicates('dp_id').drop(columns=['row'], errors='ignore')
         out = rows.merge(lab, on='dp_id', how='left', indicator=True)
@@ -335,7 +337,7 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         from astropy.coordinates import SkyCoord
         import astropy.units as u
         for c in (ra, dec):
-            if c not in lab.columns: raise ValueError(f"{src}: label table has no {c!r} column for a coordinate match")
+            if c not in lab.columns: raise InputError(f"{src}: label table has no {c!r} column for a coordinate match")
         cat = store.accepted
         has = cat.ra.notna().to_numpy() & cat.dec.notna().to_numpy()
         ok_lab = lab[lab[ra].notna() & lab[dec].notna()].reset_index(drop=True)
@@ -350,7 +352,7 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         out = pd.concat([rows.reset_index(drop=True), picked], axis=1)
         out['sep_arcsec'] = np.where(matched, sep, np.nan)
         report.update(tolerance_arcsec=tolerance, no_coordinates=int((~has).sum()), labels_used=int(len(set(idx[matched]))))
-    else: raise ValueError(f"on must be 'dp_id' or 'coords', got {on!r}")
+    else: raise InputError(f"on must be 'dp_id' or 'coords', got {on!r}")
     report.update(matched=int(matched.sum()), unmatched=int((~matched).sum()))
     _atomic_write(store.path/'labels.csv', out.to_csv(index=False))
     return report

@@ -166,9 +166,12 @@ def retrieve_command(run:str,             # encoded run folder
     "The k spectra nearest to QUERY in the space of informative nodes."
     from stellar_nbs.explore import LatentIndex
     _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
-    if nodes is None and (Path(run)/'retrieval.npz').exists(): index = LatentIndex.load(run)
-    else:
-        index = LatentIndex.build(run, nodes=None if nodes is None else [int(n) for n in nodes.split(',')])
+    index = LatentIndex.load(run) if nodes is None and (Path(run)/'retrieval.npz').exists() else None
+    if index is not None and index.stale(run): index = None      # built from other latents or nodes: rebuild
+    if index is None:
+        try: picked = None if nodes is None else [int(n) for n in nodes.split(',')]
+        except ValueError: raise InputError(f"--nodes {nodes!r}: expected comma-separated node numbers, e.g. 3,17,40") from None
+        index = LatentIndex.build(run, nodes=picked)
         if nodes is None: index.save(run)
     res = index.query(query, k=k)
     with pd.option_context('display.width', 200, 'display.max_columns', 12): print(res.to_string(index=False))

@@ -109,12 +109,20 @@ def _json_default(o):
     if isinstance(o, np.generic): return o.item()
     raise TypeError(f"{o!r} is not JSON-serialisable")
 
-def read_journal(path) -> list:
-    "The records of a journal file; a torn last line (killed mid-write) is dropped."
+def read_journal(path, repair:bool=False) -> list:
+    "The records of a journal file up to the first broken line (a kill mid-write); with `repair` the file is cut there too."
     if not Path(path).exists(): return []
-    lines = Path(path).read_text().split('\n')[:-1]     # the piece after the last newline is torn (or empty)
-    try: return [json.loads(l) for l in lines]
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: corrupt journal ({e}); delete the store folder and prepare again") from None
+    data = Path(path).read_bytes()
+    recs, end = [], 0
+    for line in data.split(b'\n')[:-1]:                  # the piece after the last newline is torn (or empty)
+        try: recs.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError): break
+        end += len(line) + 1
+    if repair and end < len(data):
+        # cut the file after the last whole record, so the next append starts a line of its own: a torn tail left in
+        # place would glue itself to the next record and make the journal unreadable after a second interruption
+        with open(path, 'r+b') as f: f.truncate(end); f.flush(); os.fsync(f.fileno())
+    return recs
 
 def _append_journal(path, recs):
     if not recs: return
@@ -207,6 +215,14 @@ def _main_hidden():
     try: yield
     finally: sys.modules['__main__'] = main
 
+def _exit_with_parent(parent:int, every:float=0.5):
+    "In a worker: a daemon thread that ends this process once `parent` is gone (killed: the pool cannot tell its workers)."
+    import threading
+    def watch():
+        while os.getppid() == parent: time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name='exit-with-parent').start()
+
 def _results(todo, grid, min_median, dtype, workers):
     "Yield `grid_file` results in input order, running at most `4 x workers` files ahead."
     if workers <= 1:
@@ -215,7 +231,9 @@ def _results(todo, grid, min_median, dtype, workers):
     # spawn, not fork: forking a process that already runs threads (torch, BLAS, a notebook kernel) can deadlock;
     # spawned workers import the worker function from the installed package
     from stellar_nbs import store as package
-    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
+    # a parent killed with SIGKILL cannot stop its workers, which would wait for work for ever: they watch it instead
+    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
+                             initializer=package._exit_with_parent, initargs=(os.getpid(),))
     try:
         it, window = iter(todo), deque()
         with _main_hidden():    # the first `workers` submits start the processes
@@ -227,17 +245,27 @@ def _results(todo, grid, min_median, dtype, workers):
             yield res
     finally: ex.shutdown(wait=True, cancel_futures=True)
 
+_TRANSIENT = ('no such file', 'PermissionError', 'Permission denied', 'Input/output error', 'Stale file handle')
+
+def _read_again(rec:dict, inputs:set) -> bool:
+    "A rejected input to read again: changed on disk since (size, mtime), or refused for a reason that may pass."
+    if rec.get('status') != 'rejected' or rec.get('source') not in inputs: return False
+    reason = str(rec.get('reason') or '')
+    return file_stamp(rec['source']) != rec.get('file_stamp') or any(t in reason for t in _TRANSIENT)
+
 def _open_state(store:Path, paths:list, grid:Grid, dtype):
     "Journal records so far, the files still to do, and whether there is work (the array is then preallocated)."
     journal, partial, final = store/'journal.jsonl', store/'flux.partial.npy', store/'flux.npy'
+    inputs = {str(p) for p in paths}
     if not journal.exists() and final.exists() and (store/'catalog.csv').exists():   # a finished store: reopen to append
         cat = read_catalog(store/'catalog.csv')
         recs = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in cat.astype(object).to_dict('records')]
+        recs = [r for r in recs if not _read_again(r, inputs)]
         done = {r['source'] for r in recs}
-        if all(str(p) in done for p in paths): return recs, [], False
+        if all(str(p) in done for p in paths) and len(recs) == len(cat): return recs, [], False
         _atomic_write(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
     if journal.exists() and not partial.exists() and final.exists(): os.replace(final, partial)
-    recs = read_journal(journal)
+    recs = [r for r in read_journal(journal, repair=True) if not _read_again(r, inputs)]
     if not partial.exists(): recs = [r for r in recs if r['status'] != 'ok']   # rows lost: redo those files
     done = {r['source'] for r in recs}
     todo = [p for p in paths if str(p) not in done]

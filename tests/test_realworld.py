@@ -183,3 +183,71 @@ def test_retrieve_from_latents_alone_and_rebuilds_a_stale_index(chain, tmp_path,
     expect = LatentIndex(mu2, np.load(run/'retrieval.npz')['nodes'], idx.dp_id.to_numpy()).query(q, k=3)
     for d in expect.dp_id: assert d in out, (d, out)
     assert out != first
+
+
+# ---- the store: interruptions --------------------------------------------------------------------------------
+def write_small_archive(path, n=30):
+    from astropy.io import fits
+    path.mkdir(parents=True, exist_ok=True)
+    wave = GRID.wave[GRID.core]
+    for i in range(n):
+        flux = (1000 * (1 + 0.1 * np.sin(wave / (3 + i % 5)))).astype(np.float32)
+        cols = [fits.Column(name='WAVE', format=f'{len(wave)}D', array=wave[None]), fits.Column(name='FLUX', format=f'{len(wave)}E', array=flux[None])]
+        hdr = fits.Header(dict(OBJECT=f'STAR{i % 4}', ARCFILE=f'ADP.2031-01-01T00:00:{i:02d}.000.fits'))
+        fits.HDUList([fits.PrimaryHDU(header=hdr), fits.BinTableHDU.from_columns(cols, name='SPECTRUM')]).writeto(path/f's{i:02d}.fits')
+    return path
+
+def test_torn_journal_twice_is_still_recoverable(tmp_path, monkeypatch):
+    "Interrupted, a torn last line, resumed and interrupted again: the third run finishes (old: 'corrupt journal')."
+    from stellar_nbs import store as store_mod
+    arc = write_small_archive(tmp_path/'arc', 12)
+    ref = prepare(arc, tmp_path/'ref', grid=GRID, progress=False)
+    real, calls = store_mod.grid_file, []
+    def dies_after(k):
+        def f(path, *a):
+            if len(calls) == k: raise KeyboardInterrupt('killed')
+            calls.append(path); return real(path, *a)
+        return f
+    monkeypatch.setattr(store_mod, 'grid_file', dies_after(4))
+    with pytest.raises(KeyboardInterrupt): prepare(arc, tmp_path/'st', grid=GRID, progress=False, checkpoint_s=0.)
+    with open(tmp_path/'st'/'journal.jsonl', 'a') as f: f.write('{"source": "/half/a/rec')        # killed mid-write
+    calls.clear(); monkeypatch.setattr(store_mod, 'grid_file', dies_after(3))
+    with pytest.raises(KeyboardInterrupt): prepare(arc, tmp_path/'st', grid=GRID, progress=False, checkpoint_s=0.)
+    monkeypatch.setattr(store_mod, 'grid_file', real)
+    st = prepare(arc, tmp_path/'st', grid=GRID, progress=False)
+    assert np.asarray(st.flux).tobytes() == np.asarray(ref.flux).tobytes()
+    pd.testing.assert_frame_equal(st.catalog, ref.catalog)
+
+def _children(pid):
+    out = []
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try: fields = stat.read_text().rsplit(')', 1)[1].split()
+        except OSError: continue
+        if int(fields[1]) == pid: out.append(int(stat.parent.name))
+    return out
+
+def _alive(pid):
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError: return False
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path('/proc').exists(), reason='needs /proc')
+def test_killed_prepare_leaves_no_workers(tmp_path):
+    "SIGKILL to `prepare --workers 2` alone: its worker processes exit too (old: they wait for work for ever)."
+    arc = write_small_archive(tmp_path/'arc', 200)
+    code = "import sys; from stellar_nbs.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, 'PYTHONPATH': str(ROOT)}
+    p = subprocess.Popen([sys.executable, '-c', code, 'prepare', str(arc), str(tmp_path/'st'), '--grid', '5000:5600:0.5', '--workers', '2'],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline, workers = time.monotonic() + 120, []
+    while time.monotonic() < deadline and p.poll() is None:
+        workers = [c for c in _children(p.pid) if 'spawn_main' in Path(f'/proc/{c}/cmdline').read_text(errors='replace')]
+        if len(workers) >= 2 and (tmp_path/'st'/'journal.jsonl').exists(): break
+        time.sleep(0.1)
+    assert p.poll() is None and len(workers) >= 2, f'prepare ended or started no workers ({workers})'
+    p.kill(); p.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(w) for w in workers): time.sleep(0.2)
+    left = [w for w in workers if _alive(w)]
+    for w in left: os.kill(w, signal.SIGKILL)
+    assert not left, f'orphaned workers {left}'

@@ -26,14 +26,42 @@ def is_fits_name(path) -> bool:
     "Whether `path`'s name ends like a FITS file (case-insensitive)."
     return str(path).lower().endswith(FITS_SUFFIXES)
 
-def find_fits(src) -> list:
-    "FITS files in `src`: a file, a directory (recursive, sorted) or a list of those. Non-FITS names are ignored."
+def _walk(root:Path, skipped:dict) -> list:
+    "FITS files under `root`, following symlinked directories once each; links not followed go into `skipped` (path -> reason)."
+    out, searched = [], {}
+    def key(p):
+        st = os.stat(p); return st.st_dev, st.st_ino
+    searched[key(root)] = root
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        dirnames.sort()
+        for d in list(dirnames):
+            p = here/d
+            if not p.is_symlink(): searched.setdefault(key(p), p); continue
+            target, k = os.readlink(p), key(p)
+            if k in searched:
+                dirnames.remove(d)
+                inside = os.path.realpath(here).startswith(os.path.realpath(p).rstrip(os.sep) + os.sep) or os.path.realpath(here) == os.path.realpath(p)
+                skipped[Path(os.path.abspath(p))] = (f"symlinked directory -> {target}: a loop (it contains itself), not followed" if inside else
+                                                     f"symlinked directory -> {target}: already searched as {searched[k]}, not followed")
+            else: searched[k] = p
+        for f in filenames:
+            p = here/f
+            if not is_fits_name(p): continue
+            if p.is_file(): out.append(p)
+            elif p.is_symlink(): skipped[Path(os.path.abspath(p))] = f"dangling symlink -> {os.readlink(p)}"
+    return sorted(out)
+
+def find_fits(src, skipped:dict=None) -> list:
+    "FITS files in `src`: a file, a directory (recursive, sorted, symlinked directories followed once) or a list of those."
     if isinstance(src, (str, os.PathLike)): src = [src]
+    skipped = {} if skipped is None else skipped
     out, seen = [], set()
     for s in src:
         s = Path(s)
-        if s.is_dir(): found = sorted(p for p in s.rglob('*') if p.is_file() and is_fits_name(p))
+        if s.is_dir(): found = _walk(s, skipped)
         elif s.exists(): found = [s] if is_fits_name(s) else []
+        elif s.is_symlink(): found = []; skipped[Path(os.path.abspath(s))] = f"dangling symlink -> {os.readlink(s)}"
         else: raise FileNotFoundError(f"{s}: no such file or directory")
         for p in found:
             p = Path(os.path.abspath(p))   # absolute but not resolved: symlinked copies stay separate inputs
@@ -43,7 +71,7 @@ def find_fits(src) -> list:
 # %% ../nbs/02_store.ipynb #0212c17a
 CATALOG_COLUMNS = ['source', 'dp_id', 'object', 'ra', 'dec', 'mjd', 'snr', 'airmass', 'berv', 'exptime',
                    'spec_res', 'instrument', 'median_flux', 'mean_flux', 'n_valid', 'method', 'status', 'reason', 'row',
-                   'n_masked', 'masked_runs', 'warning', 'file_stamp']
+                   'n_masked', 'masked_runs', 'warning', 'file_stamp', 'flux_hash']
 _FLOAT_META = ('ra', 'dec', 'mjd', 'snr', 'airmass', 'berv', 'exptime', 'spec_res')
 _STR_META = ('dp_id', 'object', 'instrument')
 
@@ -147,7 +175,7 @@ def _atomic_write(path, content):
 # %% ../nbs/02_store.ipynb #497c22b4
 def read_catalog(path) -> pd.DataFrame:
     "`catalog.csv` with its proper types (strings stay strings, `row` is a nullable integer)."
-    str_cols = ['source', 'dp_id', 'object', 'instrument', 'method', 'status', 'reason', 'warning', 'file_stamp']
+    str_cols = ['source', 'dp_id', 'object', 'instrument', 'method', 'status', 'reason', 'warning', 'file_stamp', 'flux_hash']
     cat = pd.read_csv(path, dtype={c: str for c in str_cols}, keep_default_na=False, na_values={c: [''] for c in CATALOG_COLUMNS if c not in str_cols})
     for c in CATALOG_COLUMNS:                                   # a store written before a column existed
         if c not in cat.columns: cat[c] = '' if c in str_cols else np.nan
@@ -286,13 +314,20 @@ def _finish(store:Path, recs:list):
     (store/'journal.jsonl').unlink(missing_ok=True)
 
 # %% ../nbs/02_store.ipynb #1b506b1c
-def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, workers, progress, checkpoint_s):
-    "Grid the files still to do, write accepted rows in place, journal every file at checkpoints."
+def _flux_hash(flux) -> str:
+    import hashlib
+    return hashlib.blake2b(np.ascontiguousarray(flux).tobytes(), digest_size=16).hexdigest()
+
+def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, workers, progress, checkpoint_s, skipped:dict=None):
+    "Grid the files still to do, write accepted rows in place, journal every file at checkpoints; `skipped` paths get their reason."
     fd = os.open(store/'flux.partial.npy', os.O_RDWR)
     with open(store/'flux.partial.npy', 'rb') as f: offset = _npy_offset(f)[2]
     row_bytes = grid.length * np.dtype(dtype).itemsize
     row_of = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
-    pending, last = [], time.monotonic()
+    row_of_flux = {r['flux_hash']: r['row'] for r in recs if r['status'] == 'ok' and r.get('flux_hash')}
+    skipped = skipped or {}
+    pending, last = [_record(p, reason=skipped[p], file_stamp=file_stamp(p)) for p in todo if p in skipped], time.monotonic()
+    todo = [p for p in todo if p not in skipped]
     def checkpoint():
         nonlocal pending, last
         os.fsync(fd); _append_journal(store/'journal.jsonl', pending)
@@ -300,10 +335,13 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
     results = _results(todo, grid, min_median, dtype, workers)
     try:
         for rec, fl in (progress_bar(results, total=len(todo)) if progress and todo else results):
+            if rec['status'] == 'ok': rec['flux_hash'] = _flux_hash(fl)
             if rec['status'] == 'ok' and rec['dp_id'] in row_of:
                 rec.update(status='duplicate', reason=f"dp_id already stored in row {row_of[rec['dp_id']]}")
+            elif rec['status'] == 'ok' and rec['flux_hash'] in row_of_flux:    # another name, no ARCFILE: the same bytes
+                rec.update(status='duplicate', reason=f"same flux as row {row_of_flux[rec['flux_hash']]} (an identical copy under another name)")
             elif rec['status'] == 'ok':
-                rec['row'] = row_of[rec['dp_id']] = len(row_of)
+                rec['row'] = row_of[rec['dp_id']] = row_of_flux[rec['flux_hash']] = len(row_of)
                 os.pwrite(fd, np.ascontiguousarray(fl, dtype=dtype).tobytes(), offset + rec['row'] * row_bytes)
             pending.append(rec)
             if time.monotonic() - last > checkpoint_s: checkpoint()
@@ -327,8 +365,10 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     grid = Grid.harps() if grid is None else Grid.parse(grid)
     dtype = np.dtype(dtype).name
     if dtype not in ('float16', 'float32'): raise InputError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
-    paths = find_fits(src)
-    if not paths: raise InputError(f"{src}: no FITS files found")
+    skipped = {}
+    paths = find_fits(src, skipped)
+    if not paths: raise InputError(f"{src}: no FITS files found" + (f" (skipped: {', '.join(f'{p}: {r}' for p, r in list(skipped.items())[:3])})" if skipped else ''))
+    paths += sorted(skipped)
     if workers is None or int(workers) != workers or workers < 1: raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     store = Path(store); store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
@@ -336,7 +376,7 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
         if not (store/'grid.json').exists(): _atomic_write(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
         recs, todo, work = _open_state(store, paths, grid, dtype)
         if work:
-            _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s)
+            _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s, skipped)
             _finish(store, recs)
     res = Store(store)
     if labels is not None:

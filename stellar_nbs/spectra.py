@@ -152,6 +152,7 @@ class Spectrum:
     err: np.ndarray|None = None
     meta: dict = field(default_factory=dict)
     path: str = ''
+    wave_unit: str|None = None   # the wavelength unit as the file labels it (None: not labelled, or not from a file)
 
     def __post_init__(self): self.meta = {**dict.fromkeys(META_KEYS), **self.meta}
     def __len__(self): return len(self.wave)
@@ -345,6 +346,11 @@ def _one_row_float_columns(h) -> dict|None:
         offset += count * (8 if m[2] == 'D' else 4)
     return cols if offset == h.get('NAXIS1') else None
 
+def _image_unit(h):
+    "The wavelength unit a 1-D image's header gives (CUNIT1, else a unit-like CTYPE1)."
+    u = h.get('CUNIT1')
+    return u if u is not None else (h.get('CTYPE1') or None)
+
 def _need(path, have, need):
     if have < need: raise EmptySpectrumError(path, f"truncated file: {have:,} bytes on disk, the header announces {need:,}")
 
@@ -360,7 +366,7 @@ def fast_arrays(path) -> tuple|None:
             n = math.prod(shape)
             _need(path, size, start + n * abs(bitpix) // 8)
             flux = np.frombuffer(f.read(n * abs(bitpix) // 8), _FLOAT_TYPES[bitpix])
-            return wcs_wave(h0, n, path), flux, None, header_meta([h0], path)
+            return wcs_wave(h0, n, path), flux, None, {**header_meta([h0], path), 'wave_unit': _image_unit(h0)}
         h1, n1 = raw_header(f)
         cols = _one_row_float_columns(h1)
         if cols is None: return None
@@ -371,7 +377,7 @@ def fast_arrays(path) -> tuple|None:
         def column(name): offset, count, dtype, _ = cols[name]; return np.frombuffer(row, dtype, count, offset)
         factor = angstrom_per_unit(cols[wcol][3], path)
         wave = column(wcol) if factor == 1 else column(wcol) * factor
-        return wave, column(fcol), (column(ecol) if ecol else None), header_meta([h0, h1], path)
+        return wave, column(fcol), (column(ecol) if ecol else None), {**header_meta([h0, h1], path), 'wave_unit': cols[wcol][3]}
 
 # %% ../nbs/00_spectra.ipynb #6227441e
 def astropy_arrays(path) -> tuple:
@@ -383,7 +389,8 @@ def astropy_arrays(path) -> tuple:
                 i, hdu = _spectrum_hdu(hdul, path)
                 _check_not_truncated(hdul, i, hdu, path)
                 wave, flux, err = (_table_arrays if _is_table(hdu) else _image_arrays)(hdu, path)
-                return wave, flux, err, header_meta([hdul[0].header, hdu.header] if i else [hdu.header], path)
+                unit = hdu.columns[_column(hdu, WAVE_COLUMNS)].unit if _is_table(hdu) else _image_unit(hdu.header)
+                return wave, flux, err, {**header_meta([hdul[0].header, hdu.header] if i else [hdu.header], path), 'wave_unit': unit}
     except SpectrumError: raise
     except (OSError, ValueError, TypeError, IndexError, EOFError) as e:
         raise EmptySpectrumError(path, f"unreadable FITS ({type(e).__name__}: {e})") from None
@@ -398,7 +405,8 @@ def read_spectrum(path, fast:bool=True) -> Spectrum:
         except SpectrumError: raise
         except Exception: arrays = None   # astropy reads it, or says what is wrong with it
     wave, flux, err, meta = arrays or astropy_arrays(path)
-    return Spectrum(*checked_arrays(wave, flux, err, path), meta=meta, path=path)
+    unit = meta.pop('wave_unit', None)
+    return Spectrum(*checked_arrays(wave, flux, err, path), meta=meta, path=path, wave_unit=None if unit is None else str(unit).strip())
 
 # %% ../nbs/00_spectra.ipynb #a32fdaf3
 EXACT_TOL = 1e-6   # pixels: float64 round-off of a lattice written by another program
@@ -555,7 +563,7 @@ def normalised(raw:np.ndarray, grid:Grid, method:str, min_median=50., min_mean=0
 def _coverage_hint(spec:Spectrum, grid:Grid) -> str:
     "Why a spectrum has no pixel on `grid`: its wavelength range against the grid's, and what the numbers look like."
     w0, w1 = float(spec.wave[0]), float(spec.wave[-1])
-    unit = spec.meta.get('wave_unit')
+    unit = spec.wave_unit
     msg = f"the file covers {w0:.6g}-{w1:.6g} Å{f' (unit {unit!r})' if unit is not None else ''}, the grid {grid.wmin:g}-{grid.wmax:g} Å"
     if w1 < 10: return msg + ': these look like log10(wavelength) values'
     if w1 < 20: return msg + ': these look like ln(wavelength) values'

@@ -279,7 +279,7 @@ def _read_again(rec:dict, inputs:set) -> bool:
     "A rejected input to read again: changed on disk since (size, mtime), or refused for a reason that may pass."
     if rec.get('status') != 'rejected' or rec.get('source') not in inputs: return False
     reason = str(rec.get('reason') or '')
-    return file_stamp(rec['source']) != rec.get('file_stamp') or any(t in reason for t in _TRANSIENT)
+    return file_stamp(rec['source']) != (rec.get('file_stamp') or None) or any(t in reason for t in _TRANSIENT)
 
 def _open_state(store:Path, paths:list, grid:Grid, dtype):
     "Journal records so far, the files still to do, and whether there is work (the array is then preallocated)."

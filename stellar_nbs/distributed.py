@@ -176,7 +176,8 @@ def distributed_worker(store, run, bs:int, kwargs:dict):
     trainer = StoreDistributedTrainer(seed=seed, cpu=not cuda)
     store = Store(store) if not isinstance(store, Store) else store
     from stellar_nbs.train import TRAIN_PRESETS
-    bs = bs or TRAIN_PRESETS[preset]['bs']
+    from stellar_nbs.spectra import check_number
+    bs = TRAIN_PRESETS[preset]['bs'] if bs is None else check_number('bs', bs)   # explicit None: bs=0 is an error
     if bs % world: raise ValueError(f"total batch {bs} is not a multiple of {world} processes")
     dls = store_dataloaders(store, bs=bs // world, valid_pct=kwargs.pop('valid_pct', 0.1), seed=seed,
                             balance=kwargs.pop('balance', True), device=device, rows=kwargs.pop('rows', None))

@@ -56,7 +56,8 @@ class SpectrumVAE(nn.Module):
         super().__init__()
         if channels is None:
             d = vae_config(length, 'paper')
-            n_layers = n_layers or d['n_layers']
+            n_layers = d['n_layers'] if n_layers is None else n_layers
+            if n_layers < 1: raise ValueError(f"n_layers must be >= 1, got {n_layers}")
             channels = d['channels'][:n_layers] if n_layers <= len(d['channels']) else None
             if channels is None: raise ValueError(f"n_layers={n_layers} is deeper than the length {length} allows")
         channels, n_layers = [int(c) for c in channels], len(channels)

@@ -18,6 +18,7 @@ import warnings
 from sklearn.neighbors import NearestNeighbors
 from .explore import RunParts, robust_standardisation, run_store, _run_nodes
 from .ccf import C_KMS, ccf_batch, continuum
+from .spectra import InputError
 
 # %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')

@@ -67,6 +67,7 @@ EXPECTED = {
     '*early_drs_20pct.fits': ('ok', ''),
     '*shifted_1e15.fits': ('ok', ''),
     '*inf_pixels.fits': ('ok', ''),
+    '*short.fits': ('ok', ''),
 }
 
 @pytest.fixture(scope='module')
@@ -115,6 +116,8 @@ def archives(real, tmp_path_factory):
     write_like_adp(m/'shifted_1e15.fits', real, 'ADP.2031-01-01T00:02:02.000', wave=wave + 0.0037, flux=spike)
     inf = flux.copy(); inf[[1000, 2000, 3000]] = np.inf
     write_like_adp(m/'inf_pixels.fits', real, 'ADP.2031-01-01T00:02:03.000', flux=inf)
+    part = (wave > 4000) & (wave < 4200)                                            # 6 % of the grid: kept, with a warning
+    write_like_adp(m/'short.fits', real, 'ADP.2031-01-01T00:02:04.000', wave=wave[part], flux=flux[part])
     return clean, fuzz
 
 @pytest.fixture(scope='module')
@@ -136,6 +139,8 @@ def test_every_row_has_its_status_and_reason(stores):
         assert row.status == status and reason in row.reason, (key, row.status, row.reason)
         assert '\n' not in row.reason and (status == 'ok') == (row.reason == ''), (key, row.reason)
     assert (clean.catalog.status == 'ok').all() and len(clean) == 5
+    warned = cat.warning.fillna('')
+    assert warned['*short.fits'].startswith("only 19,999 of the grid's 309,060 pixels") and (warned.drop('*short.fits') == '').all(), warned[warned != '']
 
 def test_good_rows_are_byte_identical_to_a_clean_run(stores):
     clean, st, fuzz = stores

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['C_KMS', 'BUNDLED_LINELISTS', 'VALD_ELEMENTS', 'linelist_dir', 'read_vald', 'g2_mask', 'doppler_factor', 'ccf',
-           'continuum', 'ccf_rv', 'ccf_batch', 'der_snr', 'band_depth']
+           'continuum', 'ccf_rv', 'ccf_batch', 'relative_shift', 'der_snr', 'band_depth']
 
 # %% ../nbs/01a_ccf.ipynb #05fd3907
 import os
@@ -145,6 +145,41 @@ def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:
     with np.errstate(invalid='ignore', divide='ignore'):
         c = np.where(den > 1e-6 * t.sum(), num / den, np.nan)
     return C_KMS * np.tanh(k * d), c
+
+# %% ../nbs/01a_ccf.ipynb #0a622c84
+def relative_shift(wave,               # wavelengths [Å] of the pixels, increasing
+                   reference,          # reference spectrum (len(wave),) or one reference per row (n, len(wave))
+                   spectra,            # spectra to measure (n, len(wave)) or (len(wave),); NaN = no data
+                   v_max:float=300.,   # largest |shift| searched [km/s]
+                   highpass:float=150.,# width of the running mean removed from both spectra [km/s]
+                   oversample:int=2    # lattice points per pixel at the finest pixel
+                  ) -> np.ndarray:
+    "Velocity [km/s] by which each row of `spectra` is shifted relative to `reference` (positive: redder), by cross-correlation on a ln λ lattice."
+    from scipy.ndimage import uniform_filter1d
+    wave = np.asarray(wave, np.float64)
+    s, r = np.atleast_2d(np.asarray(spectra, np.float64)), np.atleast_2d(np.asarray(reference, np.float64))
+    if s.shape[1] != len(wave) or r.shape[1] != len(wave):
+        raise ValueError(f"relative_shift: spectra have {s.shape[1]} and reference {r.shape[1]} pixels, wave has {len(wave)}")
+    if len(r) not in (1, len(s)): raise ValueError(f"relative_shift: {len(r)} references for {len(s)} spectra (give 1 or one per row)")
+    lnw = np.log(wave); d = np.min(np.diff(lnw)) / oversample
+    x = np.arange(lnw[0], lnw[-1], d)
+    w = max(3, int(round(highpass / C_KMS / d)))
+    def lattice(rows):
+        ok = np.isfinite(rows)
+        out = np.stack([np.interp(x, lnw, np.where(o, a, 0.)) for a, o in zip(rows, ok)])
+        cov = np.stack([np.interp(x, lnw, o.astype(np.float64)) for o in ok]) > 0.999
+        out = out - uniform_filter1d(np.where(cov, out, 0.), w, axis=1) / np.maximum(uniform_filter1d(cov * 1., w, axis=1), 1e-9)
+        return np.where(cov, out, 0.)
+    A, B = lattice(r), lattice(s)
+    n_fft = int(2 ** np.ceil(np.log2(2 * len(x))))
+    cc = np.fft.irfft(np.conj(np.fft.rfft(A, n_fft)) * np.fft.rfft(B, n_fft), n_fft)    # cc[k] = sum_j A[j] B[j + k]
+    k_max = int(np.ceil(np.arctanh(v_max / C_KMS) / d)); k = np.arange(-k_max, k_max + 1)
+    c = cc[:, k % n_fft]
+    j = np.clip(np.argmax(c, axis=1), 1, len(k) - 2); rows = np.arange(len(c))
+    y0, y1, y2 = c[rows, j - 1], c[rows, j], c[rows, j + 1]
+    den = y0 - 2 * y1 + y2
+    off = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.), 0.)
+    return C_KMS * np.tanh((k[j] + off) * d)
 
 # %% ../nbs/01a_ccf.ipynb #400b400c
 def der_snr(flux, chunks:int=1) -> float:

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DEMO_GRID', 'LONG_DEMO', 'COMMANDS', 'USER_ERRORS', 'OPTION_MINIMA', 'parse_grid', 'mock_command', 'prepare_command',
            'merge_command', 'train_command', 'set_threads', 'encode_command', 'analyse_command', 'summary',
-           'traverse_command', 'retrieve_command', 'anomalies_command', 'demo_command', 'check_options', 'add_command',
-           'command_parser', 'main']
+           'traverse_command', 'retrieve_command', 'anomalies_command', 'explain_command', 'demo_command',
+           'decoder_use', 'check_options', 'add_command', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
 import os, sys, io, time, json, argparse, contextlib
@@ -132,8 +132,13 @@ def analyse_command(run:str,              # run folder with latents (run `stella
 def summary(rep:dict) -> str:
     "A few lines: informative nodes and the best node per label with its MI."
     lines = [f"informative nodes (MAD > threshold): {len(rep['informative_nodes'])} -> {rep['informative_nodes']}"]
+    if rep.get('active_units') is not None: lines.append(f"active units (spread of mu above the posterior noise): {len(rep['active_units'])} -> {rep['active_units']}")
+    lines += [f"  warning: {w}" for w in rep.get('warnings', [])]
     for lab, b in rep.get('best_node', {}).items():
         lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
+    for lab, u in rep.get('decoder_use', {}).items():
+        lines.append(f"  {lab:>8s}: sweeping node {u['node']} over its 2-98 % range moves decoded lines by {u['shift']:.1f} km/s; "
+                     f"it encodes {u['label_range']:.1f} km/s (ratio {u['ratio']:.2f})")
     if rep.get('labels_without_node'):
         lines.append(f"  no node significant against the null for: {', '.join(rep['labels_without_node'])}")
     spread = [d for d in rep.get('decodability', []) if d['label'] in rep.get('labels_without_node', []) and d['r2_all'] >= 0.5]
@@ -193,6 +198,20 @@ def anomalies_command(run:str,            # encoded run folder
     print(f"table: {Path(run)/'anomalies.csv'}")
     return table
 
+# %% ../nbs/10_cli.ipynb #aeb7537a
+def explain_command(run:str,              # encoded run folder (latents.npy; model.pth for the decoder parts)
+            store:str=None,       # the run's store (default: the one it was trained on)
+            node:Param("nodes to explain (default: the informative nodes)", int, nargs='+')=None,
+            method:str='ksg',     # MI estimator: ksg, hist or gmm
+            max_rows:int=20000):  # MI on at most this many spectra (a random subset)
+    "What each node tracks (observing metadata, labels, a step in time), which lines it moves, whether it acts like a Doppler shift."
+    from stellar_nbs.explain import explain_run
+    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    res = explain_run(run, store=store, nodes=node, method=method, max_rows=max_rows)
+    for k, e in res['node'].items(): print(f"node {k}: " + ('; '.join(e['summary']) or 'nothing found above the null'))
+    print(f"explanations: {Path(run)/'explain.md'} ({res['metadata_source']}; model: {res['model']})")
+    return res
+
 # %% ../nbs/10_cli.ipynb #b1b467a5
 def demo_command(out:str,                 # folder for everything (archive/, store/, run/)
          full:store_true=False,   # the paper configuration: HARPS grid, 7 M-parameter model (wants a GPU)
@@ -227,6 +246,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     step("encode"); encode_store(store, run, device=device)
     step("analyse")
     rep = analyse_run(run, store=store, truth=archive/'truth.csv', untrained='auto')
+    rep = decoder_use(run, rep, store)
     for lab in ('radvel', 'teff'):
         b = rep.get('best_node', {}).get(lab)
         if b is not None:
@@ -242,10 +262,27 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     print(f"report: {run/'report.md'}")
     return rep
 
+def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
+    "Add `decoder_use` to a report: for each velocity label's best node, how far the decoder moves lines over the node's range (`explore.decoded_shift`)."
+    from stellar_nbs.explore import decoded_shift
+    from stellar_nbs.report import run_labels, run_latents
+    run = Path(run); use = {}
+    if not (run/'model.pth').exists(): return rep
+    _, _, index = run_latents(run)
+    lab = run_labels(run, index, store)
+    for name in labels:
+        b = rep.get('best_node', {}).get(name)
+        if b is None or name not in lab: continue
+        use[name] = decoded_shift(run, b['node'], label=lab[name].to_numpy(float))
+    if use:
+        rep = {**rep, 'decoder_use': use}
+        (run/'report.json').write_text(json.dumps(rep, indent=1, default=float))
+    return rep
+
 # %% ../nbs/10_cli.ipynb #6db1157f
 COMMANDS = dict(mock=mock_command, prepare=prepare_command, merge=merge_command, train=train_command, encode=encode_command,
                 analyse=analyse_command, traverse=traverse_command, retrieve=retrieve_command,
-                anomalies=anomalies_command, demo=demo_command)
+                anomalies=anomalies_command, explain=explain_command, demo=demo_command)
 USER_ERRORS = (StellarNbsError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 # options that count something: the smallest value that makes sense (None, the default, always passes)
 OPTION_MINIMA = dict(epochs=1, bs=1, k=1, frames=1, workers=1, threads=1, n_targets=1, n_exposures_max=1, top=0, plot=0,
@@ -254,8 +291,9 @@ OPTION_MINIMA = dict(epochs=1, bs=1, k=1, frames=1, workers=1, threads=1, n_targ
 def check_options(args:dict):
     "`InputError` for an option of `OPTION_MINIMA` below its minimum (or not a whole number where one is counted)."
     for k, v in args.items():
-        if k in OPTION_MINIMA and v is not None:
-            check_number(f"--{k.replace('_', '-')}", v, OPTION_MINIMA[k], integer=not isinstance(v, float))
+        if k not in OPTION_MINIMA or v is None: continue
+        for x in (v if isinstance(v, (list, tuple)) else [v]):       # options given several times (`--node 0 1`)
+            check_number(f"--{k.replace('_', '-')}", x, OPTION_MINIMA[k], integer=not isinstance(x, float))
 
 def add_command(sub, name:str, f):
     "Add subcommand `name` running `f`: positional arguments for its required parameters, `--dashed-options` for the rest."

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SPECTRAL_WINDOWS', 'clip_windows', 'run_config', 'run_grid', 'run_store', 'RunParts', 'decode_latents', 'encode_flux',
-           'node_values', 'Traversal', 'traverse', 'plot_traversal', 'traversal_filmstrip', 'traversal_html',
-           'traversal_widget', 'robust_standardisation', 'LatentIndex', 'latents_sha']
+           'node_values', 'Traversal', 'traverse', 'decoded_shift', 'plot_traversal', 'traversal_filmstrip',
+           'traversal_html', 'traversal_widget', 'robust_standardisation', 'LatentIndex', 'latents_sha']
 
 # %% ../nbs/08_explore.ipynb #bd0d7b43
 import base64, hashlib, io, json, warnings
@@ -176,6 +176,36 @@ def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02
     if latents is not None or parts.run is not None:
         col = np.sort(parts.latents[:, node]); pct = 100 * np.searchsorted(col, values) / len(col)
     return Traversal(node, values, decode_latents(parts.model, z), mu, parts.grid, label, observed, pct)
+
+# %% ../nbs/08_explore.ipynb #656ddc26
+def decoded_shift(run_or_model,                 # run folder, or a model with `decode`
+                  node:int,                     # the node to sweep
+                  n_base:int=16,                # spectra whose codes are the starting points
+                  quantiles=(0.02, 0.98),       # the two ends of the sweep, as quantiles of the node's values
+                  latents=None, grid=None,      # latent means and grid, when `run_or_model` is a model
+                  label=None,                   # a label per latent row (e.g. RV [km/s]): adds the range the node encodes
+                  seed:int=0) -> dict:
+    "Velocity [km/s] by which decoded lines move when `node` goes from its low to its high value (median over `n_base` codes)."
+    from stellar_nbs.ccf import relative_shift
+    parts = RunParts(run_or_model, latents=latents, grid=grid)
+    mu = np.asarray(parts.latents, np.float32)
+    if not 0 <= node < mu.shape[1]: raise IndexError(f"node {node} out of range 0..{mu.shape[1]-1}")
+    lo, hi = np.quantile(mu[:, node], quantiles)
+    base = mu[np.random.default_rng(seed).choice(len(mu), min(n_base, len(mu)), replace=False)]
+    z_lo, z_hi = base.copy(), base.copy(); z_lo[:, node], z_hi[:, node] = lo, hi
+    ok = parts.grid.valid
+    f_lo, f_hi = decode_latents(parts.model, z_lo)[:, ok], decode_latents(parts.model, z_hi)[:, ok]
+    v = relative_shift(parts.grid.wave[ok], f_lo, f_hi)
+    shift = float(np.median(v))
+    out = dict(node=int(node), lo=float(lo), hi=float(hi), shift=shift, scatter=float(1.4826 * np.median(np.abs(v - shift))),
+               per_unit=shift / (hi - lo) if hi > lo else float('nan'), n_base=len(base))
+    if label is not None:
+        y = np.asarray(label, np.float64); ok = np.isfinite(y)
+        if len(y) != len(mu): raise ValueError(f"label has {len(y)} values for {len(mu)} latent rows")
+        slope = np.polyfit(mu[ok, node], y[ok], 1)[0] if ok.sum() > 2 else float('nan')
+        out['label_range'] = float(abs(slope) * (hi - lo))            # what the node encodes over the same sweep
+        out['ratio'] = abs(shift) / out['label_range'] if out['label_range'] > 0 else float('nan')
+    return out
 
 # %% ../nbs/08_explore.ipynb #744faf68
 def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=None, ncols:int=3,

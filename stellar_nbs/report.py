@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['LABEL_SYNONYMS', 'NOT_LABELS', 'SPTYPE_COLORS', 'UNITS', 'run_latents', 'canonical_labels', 'numeric_labels',
-           'label_columns', 'run_labels', 'plot_node_vs_label', 'corner_plot', 'untrained_latents', 'analyse_run',
-           'report_markdown']
+           'label_columns', 'run_labels', 'plot_node_vs_label', 'corner_plot', 'count_warnings', 'untrained_latents',
+           'analyse_run', 'report_markdown']
 
 # %% ../nbs/07a_report.ipynb #2a0d6b10
 import json, math
@@ -159,6 +159,22 @@ def corner_plot(latents, nodes, labels=None, max_nodes=8):
     fig.subplots_adjust(hspace=0.08, wspace=0.08, top=0.93)
     return fig
 
+# %% ../nbs/07a_report.ipynb #05f058e5
+def count_warnings(n_informative:int,  # nodes above the paper's MAD threshold
+                   n_active:int,       # active units (Var(mu) > E[sigma^2]); None when the posterior noise is unknown
+                   factor:float=2.     # how far apart the counts may be before a warning
+                  ) -> list:
+    "Warnings (strings) when the MAD-informative and active-unit counts disagree by more than `factor`."
+    if n_active is None or n_active == 0 and n_informative == 0: return []
+    if n_active == 0: return []           # posterior collapse has its own warning
+    if n_informative > factor * n_active:
+        return [f"{n_informative} nodes pass the MAD threshold but only {n_active} are active units: the KL term is too "
+                "weak to prune nodes: the MAD count is not meaningful here (read the active units and the MI table instead)."]
+    if n_active > factor * max(n_informative, 1):
+        return [f"{n_active} active units but only {n_informative} nodes pass the MAD threshold: the latent scale is small "
+                "for the fixed threshold, which undercounts here (read the active units instead)."]
+    return []
+
 # %% ../nbs/07a_report.ipynb #4d3a059f
 def untrained_latents(run, store=None, seed=0, max_rows=2000, bs=64):
     "Posterior means of a freshly initialised model of the run's architecture on (up to `max_rows`) store spectra; cached."
@@ -243,6 +259,7 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
                threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),
                active_units=None if logvar is None else active_units(mu, logvar).tolist(), activity_ratio=None if ratio is None else ratio.tolist(),
                counts={r: dict(count=int(c['count']), lo=int(c['lo']), hi=int(c['hi']), level=float(c['level'])) for r, c in counts.iterrows()}, method=method)
+    rep['warnings'] = count_warnings(rep['n_informative'], None if rep['active_units'] is None else len(rep['active_units']))
     if stat != 'mad': rep['spread'] = spread.tolist()
     if null is not None: rep['untrained_mad'] = node_spread(null, 'mad').tolist()
     best = pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method'])
@@ -297,6 +314,7 @@ def report_markdown(rep):
              'measured on variations of mu smaller than the posterior noise. Train longer or with a smaller KL weight '
              'before interpreting the nodes.', '']
             if rep.get('active_units') == [] else []),
+          *[f'**Warning:** {w}\n' for w in rep.get('warnings', [])],
           _md_table([dict(rule=k, **v) for k, v in rep['counts'].items()], ['rule', 'count', 'lo', 'hi', 'level'])]
     if 'best_node' in rep:
         md += ['', f"## Best node per label (MI in nats, {rep['method']}; z against the permutation null)", '',

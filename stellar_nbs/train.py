@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
-           'default_device', 'check_device', 'train_run', 'save_model', 'load_model', 'encode_store', 'encode_rows',
-           'write_latents', 'load_latents']
+           'doppler_shift', 'DopplerAugment', 'default_device', 'check_device', 'preset_settings', 'train_run',
+           'save_model', 'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -245,11 +245,56 @@ def array_dataloaders(flux, valid=None, bs:int=32, valid_pct:float=0.1, seed:int
     dls.train_rows, dls.valid_rows = tr, va
     return dls
 
+# %% ../nbs/05_train.ipynb #5d3adf13
+def doppler_shift(flux,     # (B, 1, L) or (B, L) flux tensor
+                  valid,    # validity mask of the same shape (bool)
+                  wave,     # (L,) wavelengths of the grid [Å], increasing (tensor or array)
+                  v         # (B,) velocities [km/s]; positive moves lines to the red
+                 ) -> tuple:
+    "`(flux, valid)` of each spectrum Doppler-shifted by its velocity `v`, by linear interpolation at λ / D(v)."
+    from stellar_nbs.ccf import C_KMS
+    w = torch.as_tensor(np.asarray(wave, np.float64) if not torch.is_tensor(wave) else wave, dtype=torch.float64, device=flux.device)
+    v = torch.as_tensor(v, dtype=torch.float64, device=flux.device).reshape(-1, *([1] * (flux.dim() - 1)))
+    beta = v / C_KMS
+    src = w / torch.sqrt((1 + beta) / (1 - beta))                     # rest wavelength seen at each pixel
+    inside = (src >= w[0]) & (src <= w[-1])
+    j = torch.searchsorted(w, src.clamp(w[0], w[-1]).contiguous()).clamp(1, len(w) - 1)
+    f = ((src - w[j - 1]) / (w[j] - w[j - 1])).clamp(0, 1).to(flux.dtype)
+    shape = src.shape
+    g = lambda a, idx: a.expand(shape).gather(-1, idx) if a.shape != shape else a.gather(-1, idx)
+    out = g(flux, j - 1) * (1 - f) + g(flux, j) * f
+    ok = inside & (g(valid, j - 1) | (f == 1)) & (g(valid, j) | (f == 0))   # a neighbour with zero weight need not be valid
+    return out * ok.to(out.dtype), ok
+
+class DopplerAugment(Callback):
+    "Shift every training spectrum (input and target) by a random velocity, uniform in ±`v_max` km/s; label-free."
+    order = -16                      # before ZeroInvalid, which then blanks the pixels that became invalid
+    def __init__(self, wave, v_max:float=100., p:float=1.0, seed:int=0):
+        if v_max <= 0: raise ValueError(f"DopplerAugment: v_max must be > 0 km/s, got {v_max}")
+        self.wave, self.v_max, self.p = torch.as_tensor(np.asarray(wave, np.float64)), float(v_max), float(p)
+        self.gen = torch.Generator().manual_seed(seed)
+    def before_batch(self):
+        if not self.training or len(self.yb) < 2: return
+        x, valid = self.xb[0], self.yb[-1]
+        n = x.shape[0]
+        v = (torch.rand(n, generator=self.gen, dtype=torch.float64) * 2 - 1) * self.v_max
+        v = v * (torch.rand(n, generator=self.gen, dtype=torch.float64) < self.p)
+        if self.wave.device != x.device: self.wave = self.wave.to(x.device)
+        xs, vs = doppler_shift(x, valid, self.wave, v.to(x.device))
+        self.learn.xb = (xs,) + tuple(self.xb[1:])
+        self.learn.yb = (xs,) + tuple(self.yb[1:-1]) + (vs,)
+
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
-    'paper': dict(bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), every=10_000, one_cycle=False),
-    'cpu':   dict(bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), every=None, clip=1.0, one_cycle=True),
-    'tiny':  dict(bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), every=None, one_cycle=False),
+    'paper': dict(model='paper', bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), kl_reduction='mean',
+                  every=10_000, one_cycle=False, doppler=None),
+    'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
+                  every=None, clip=1.0, one_cycle=True, doppler=None),
+    # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
+    'cpu_v1': dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
+                   every=None, clip=1.0, one_cycle=True, doppler=None),
+    'tiny':  dict(model='tiny', bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), kl_reduction='mean',
+                  every=None, one_cycle=False, doppler=None),
 }
 
 def default_device():
@@ -270,15 +315,21 @@ def check_device(device=None) -> str:
         raise InputError(f"device {device!r}: no CUDA GPU is visible to torch (use --device cpu)")
     return device
 
-def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
+def preset_settings(preset) -> dict:
+    "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
+    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, **preset}
     if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    p = TRAIN_PRESETS[preset]
+    return TRAIN_PRESETS[preset]
+
+def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
+    p = preset_settings(preset)
     def given(v, key): return p.get(key) if v is None else v      # explicit None: 0 or -3 is an error, not "use the default"
     check_number('epochs', epochs); check_number('bs', given(bs, 'bs')); check_number('lr', given(lr, 'lr'), 0, False, strict=True)
     check_number('every', given(every, 'every')); check_number('clip', given(clip, 'clip'), 0, False)
     return dict(bs=given(bs, 'bs'), lr=given(lr, 'lr'), kl=dict(given(kl, 'kl')), every=given(every, 'every'), clip=given(clip, 'clip'),
                 one_cycle=given(one_cycle, 'one_cycle'),
-                epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'))
+                epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
+                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'))
 
 # %% ../nbs/05_train.ipynb #781298e3
 def _one_run_at_a_time(f):
@@ -292,13 +343,14 @@ def _one_run_at_a_time(f):
 
 @_one_run_at_a_time
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
-              kl:dict=None, kl_reduction:str='mean', valid_pct:float=0.1, balance:bool=True, clip:float=None,
+              kl:dict=None, kl_reduction:str=None, valid_pct:float=0.1, balance:bool=True, clip:float=None,
               precision='auto', compile:bool=False, every:int=None, one_cycle:bool=None, resume:bool=True,
               num_workers:int=0, rows=None, dls=None, cbs=None, progress:bool=True) -> Learner:
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     store, run = _open_store(store), Path(run)
     run.mkdir(parents=True, exist_ok=True)
     s = _run_settings(preset, epochs, bs, lr, kl, every, clip, one_cycle)
+    kl_reduction = s['kl_reduction'] if kl_reduction is None else kl_reduction
     device = check_device(device)
     set_seed(seed, reproducible=True)
     if dls is None:
@@ -308,11 +360,11 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     if per_epoch == 0: raise InputError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
     n_epoch = s['epochs'] if s['epochs'] is not None else (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
     total = n_epoch * per_epoch
-    model = SpectrumVAE(**vae_config(store.grid.length, preset)).to(device)
-    cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset,
+    model = SpectrumVAE(**vae_config(store.grid.length, s['model'])).to(device)
+    cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], n_train=len(dls.train_rows),
+               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], doppler=s['doppler'], n_train=len(dls.train_rows),
                n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
                started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     ck = run/'checkpoint.pth'
@@ -326,7 +378,8 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     _atomic_write(run/'split.csv', lambda tmp: split.sort_values('row').to_csv(tmp, index=False))
     learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=s['clip'], precision=precision,
                         compile=compile, checkpoint=ck, every=s['every'], history=run/'history.csv',
-                        append=resuming, progress=progress, path=run, cbs=cbs)
+                        append=resuming, progress=progress, path=run,
+                        cbs=list(cbs or []) + ([DopplerAugment(store.grid.wave, s['doppler'], seed=seed)] if s['doppler'] else []))
     extra = []
     if resuming:
         load_checkpoint(learn, ck)

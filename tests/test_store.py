@@ -145,7 +145,7 @@ def test_killed_at_random_moments_then_resumed_equals_uninterrupted(archive, ref
     assert kills >= 3, f"the prepare subprocess finished too fast to be killed ({kills} kills)"
     assert max(journaled) > 0 and (np.diff(journaled) >= 0).all(), journaled   # progress kept across kills
     store_equal(prepare(archive, store, grid=GRID, progress=False), reference)
-    assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'prepare.json']
+    assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'metadata.csv', 'prepare.json']
 
 def test_crash_before_each_atomic_rename_then_resumed_equals_uninterrupted(archive, reference, tmp_path, monkeypatch):
     "Die just before the n-th os.replace (prepare.json, grid.json, catalog.csv, flux.npy): the next run finishes the same store."
@@ -161,7 +161,7 @@ def test_crash_before_each_atomic_rename_then_resumed_equals_uninterrupted(archi
         with pytest.raises(OSError, match='simulated crash'): prepare(archive, store, grid=GRID, progress=False)
         monkeypatch.setattr(os, 'replace', real_replace)
         store_equal(prepare(archive, store, grid=GRID, progress=False), reference)
-        assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'prepare.json'], n
+        assert sorted(p.name for p in store.iterdir()) == ['catalog.csv', 'flux.npy', 'grid.json', 'metadata.csv', 'prepare.json'], n
 
 UNGUARDED = textwrap.dedent('''
     import sys

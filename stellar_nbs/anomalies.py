@@ -18,6 +18,7 @@ import warnings
 from sklearn.neighbors import NearestNeighbors
 from .explore import RunParts, robust_standardisation, run_store, _run_nodes
 from .ccf import C_KMS, ccf_batch, continuum
+from .spectra import InputError
 
 # %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
@@ -138,7 +139,7 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
     if g is not None: g = np.where(np.isin(g, ['', 'nan', 'None']), np.char.add('#row', np.arange(n).astype(str)), g)
     n_same = np.zeros(n, np.int64) if g is None else pd.Series(g).map(pd.Series(g).value_counts()).to_numpy() - 1
     k = min(k, n - 1 - int(n_same.min()) if n > 1 else 0)
-    if k < 1: raise ValueError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
+    if k < 1: raise InputError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
     tree = NearestNeighbors().fit(x); out = np.empty((n, k), np.int64)
     order = np.argsort(n_same, kind='stable')                     # rows of big targets together: few need a long query
     for i0 in range(0, n, chunk):
@@ -185,7 +186,7 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     errs = reconstruction_errors(parts.model, st, rows, bs, companions='recon_companion' in components)
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
-    if unknown: raise ValueError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
+    if unknown: raise InputError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
     ref = neighbour_reference(mu, nodes, k, groups=table['target']) if reference == 'neighbours' else None
     z = component_z(table[list(components)], ref)
     table['score'] = _combine(z, how)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.data.core import DataLoaders
-from .spectra import Grid
+from .spectra import Grid, InputError
 from .store import Store, prepare, find_fits, read_catalog, _atomic_write
 from .data import store_dataloaders
 from .train import train_run, load_model, default_device, encode_rows, write_latents
@@ -22,8 +22,8 @@ from .train import train_run, load_model, default_device, encode_rows, write_lat
 def parse_shard(shard) -> tuple:
     "`'i/n'` (or `(i, n)`) -> `(i, n)` with `0 <= i < n`."
     try: i, n = (shard.split('/') if isinstance(shard, str) else shard); i, n = int(i), int(n)
-    except (ValueError, TypeError): raise ValueError(f"shard must look like 'i/n' (e.g. '0/4'), got {shard!r}") from None
-    if not (n >= 1 and 0 <= i < n): raise ValueError(f"shard {shard!r}: need n >= 1 and 0 <= i < n (i counts from 0)")
+    except (ValueError, TypeError): raise InputError(f"shard must look like 'i/n' (e.g. '0/4'), got {shard!r}") from None
+    if not (n >= 1 and 0 <= i < n): raise InputError(f"shard {shard!r}: need n >= 1 and 0 <= i < n (i counts from 0)")
     return i, n
 
 def shard_files(src, shard) -> list:
@@ -40,12 +40,12 @@ def prepare_shard(src, store, shard, grid=None, **kwargs) -> Store:
     "Prepare shard `'i/n'` of the FITS files in `src` into `store/shards/i` with `store.prepare`."
     i, n = parse_shard(shard)
     paths = shard_files(src, shard)
-    if not paths: raise ValueError(f"{src}: shard {i}/{n} has no FITS files ({len(find_fits(src))} files for {n} shards)")
+    if not paths: raise InputError(f"{src}: shard {i}/{n} has no FITS files ({len(find_fits(src))} files for {n} shards)")
     out = shard_path(store, shard); out.mkdir(parents=True, exist_ok=True)
     info = dict(shard=i, n_shards=n, n_files=len(paths))
     f = out/'shard.json'
     if f.exists() and json.loads(f.read_text()) != info:
-        raise ValueError(f"{out}: already holds {json.loads(f.read_text())}, not {info}; use another store folder")
+        raise InputError(f"{out}: already holds {json.loads(f.read_text())}, not {info}; use another store folder")
     _atomic_write(f, json.dumps(info))
     return prepare(paths, out, grid=grid, **kwargs)
 
@@ -57,13 +57,13 @@ def _shard_folders(shards) -> list:
         if not root.is_dir(): raise FileNotFoundError(f"{shards}: no shards/ folder; give a list of shard stores instead")
         shards = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: int(p.name) if p.name.isdigit() else p.name)
     folders = [Path(s.path if isinstance(s, Store) else s) for s in shards]
-    if not folders: raise ValueError("no shards to merge")
+    if not folders: raise InputError("no shards to merge")
     infos = [json.loads((f/'shard.json').read_text()) for f in folders if (f/'shard.json').exists()]
     if infos:
         n = {i['n_shards'] for i in infos}
-        if len(n) > 1: raise ValueError(f"shards come from different splits (n = {sorted(n)})")
+        if len(n) > 1: raise InputError(f"shards come from different splits (n = {sorted(n)})")
         missing = sorted(set(range(n.pop())) - {i['shard'] for i in infos})
-        if missing: raise ValueError(f"shards {missing} are missing (or unfinished); prepare them before merging")
+        if missing: raise InputError(f"shards {missing} are missing (or unfinished); prepare them before merging")
     return folders
 
 def _merged_catalog(stores) -> pd.DataFrame:
@@ -91,8 +91,8 @@ def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
     stores = [Store(f) for f in folders]
     grid, dtype = stores[0].grid, stores[0].flux.dtype
     for f, s in zip(folders, stores):
-        if s.grid != grid: raise ValueError(f"{f}: grid {s.grid.to_dict()} differs from {folders[0]}'s {grid.to_dict()}; shards must share one grid")
-        if s.flux.dtype != dtype: raise ValueError(f"{f}: dtype {s.flux.dtype} differs from {folders[0]}'s {dtype}")
+        if s.grid != grid: raise InputError(f"{f}: grid {s.grid.to_dict()} differs from {folders[0]}'s {grid.to_dict()}; shards must share one grid")
+        if s.flux.dtype != dtype: raise InputError(f"{f}: dtype {s.flux.dtype} differs from {folders[0]}'s {dtype}")
     dest = Path(dest)
     if (dest/'flux.npy').exists() and not overwrite: raise FileExistsError(f"{dest}: already a store; pass overwrite=True to replace it")
     dest.mkdir(parents=True, exist_ok=True)
@@ -176,8 +176,9 @@ def distributed_worker(store, run, bs:int, kwargs:dict):
     trainer = StoreDistributedTrainer(seed=seed, cpu=not cuda)
     store = Store(store) if not isinstance(store, Store) else store
     from stellar_nbs.train import TRAIN_PRESETS
-    bs = bs or TRAIN_PRESETS[preset]['bs']
-    if bs % world: raise ValueError(f"total batch {bs} is not a multiple of {world} processes")
+    from stellar_nbs.spectra import check_number
+    bs = TRAIN_PRESETS[preset]['bs'] if bs is None else check_number('bs', bs)   # explicit None: bs=0 is an error
+    if bs % world: raise InputError(f"total batch {bs} is not a multiple of {world} processes")
     dls = store_dataloaders(store, bs=bs // world, valid_pct=kwargs.pop('valid_pct', 0.1), seed=seed,
                             balance=kwargs.pop('balance', True), device=device, rows=kwargs.pop('rows', None))
     out = _rank_run(run, rank); out.mkdir(parents=True, exist_ok=True)

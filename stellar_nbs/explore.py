@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['SPECTRAL_WINDOWS', 'clip_windows', 'run_config', 'run_grid', 'run_store', 'RunParts', 'decode_latents', 'encode_flux',
            'node_values', 'Traversal', 'traverse', 'decoded_shift', 'plot_traversal', 'traversal_filmstrip',
-           'traversal_html', 'traversal_widget', 'robust_standardisation', 'LatentIndex']
+           'traversal_html', 'traversal_widget', 'robust_standardisation', 'LatentIndex', 'latents_sha']
 
 # %% ../nbs/08_explore.ipynb #bd0d7b43
-import base64, io, json, warnings
+import base64, hashlib, io, json, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -16,7 +16,7 @@ import torch
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from sklearn.neighbors import NearestNeighbors
-from .spectra import Grid
+from .spectra import Grid, InputError, NotFoundError, RangeError
 
 # %% ../nbs/08_explore.ipynb #6894da64
 SPECTRAL_WINDOWS = {
@@ -105,10 +105,10 @@ class RunParts:
     def locate(self, spectrum) -> int:
         "Position in the latents of a spectrum given as a position (int) or a dp_id (str)."
         if isinstance(spectrum, (int, np.integer)):
-            if not 0 <= spectrum < len(self.latents): raise IndexError(f"spectrum {spectrum} out of range 0..{len(self.latents)-1}")
+            if not 0 <= spectrum < len(self.latents): raise RangeError(f"spectrum {spectrum} out of range 0..{len(self.latents)-1}")
             return int(spectrum)
         hits = np.flatnonzero(self.index['dp_id'].astype(str).values == str(spectrum))
-        if not len(hits): raise KeyError(f"dp_id {spectrum!r} is not among the {len(self.latents)} encoded spectra")
+        if not len(hits): raise NotFoundError(f"dp_id {spectrum!r} is not among the {len(self.latents)} encoded spectra")
         return int(hits[0])
 
 # %% ../nbs/08_explore.ipynb #184a711b
@@ -168,7 +168,7 @@ def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02
         st = run_store(parts.run, store) if (parts.run is not None or store is not None) else None
         if st is not None: observed = np.asarray(st.flux[int(parts.index['row'].iloc[i])], dtype=np.float32)
     else: mu = np.asarray(spectrum, dtype=np.float32).ravel()
-    if not 0 <= node < len(mu): raise IndexError(f"node {node} out of range 0..{len(mu)-1}")
+    if not 0 <= node < len(mu): raise RangeError(f"node {node} out of range 0..{len(mu)-1}")
     if values is None: values = node_values(parts.latents, node, n_frames, quantiles, spacing)
     values = np.asarray(values, dtype=np.float64)
     z = np.repeat(mu[None], len(values), 0); z[:, node] = values
@@ -329,8 +329,8 @@ class LatentIndex:
                  centre=None, scale=None, run=None, grid:Grid|None=None):
         latents = np.asarray(latents)
         self.nodes = np.asarray(nodes, dtype=np.int64)
-        if self.nodes.ndim != 1 or not len(self.nodes): raise ValueError("LatentIndex needs at least one node")
-        if self.nodes.max() >= latents.shape[1]: raise IndexError(f"node {self.nodes.max()} out of range for {latents.shape[1]}-d latents")
+        if self.nodes.ndim != 1 or not len(self.nodes): raise InputError("LatentIndex needs at least one node")
+        if self.nodes.max() >= latents.shape[1] or self.nodes.min() < 0: raise RangeError(f"node {self.nodes.max()} out of range for {latents.shape[1]}-d latents")
         x = latents[:, self.nodes].astype(np.float64)
         if centre is None or scale is None: centre, scale = robust_standardisation(x)
         self.centre, self.scale = np.asarray(centre, np.float64), np.asarray(scale, np.float64)
@@ -376,14 +376,37 @@ def _store_labels(store, rows) -> pd.DataFrame:
     if 'target' not in df.columns: df.insert(0, 'target', np.asarray(store.targets)[rows])
     return df
 
+def latents_sha(run) -> str|None:
+    "SHA-256 of the run's `latents.npy` (None without one): what a saved index was built from."
+    p = Path(run)/'latents.npy'
+    if not p.exists(): return None
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 22), b''): h.update(block)
+    return h.hexdigest()
+
 @patch(cls_method=True)
 def build(cls:LatentIndex, run, nodes=None, store=None):
-    "Index the encoded spectra of `run` over `nodes` (default: the run's informative nodes)."
+    "Index the encoded spectra of `run` over `nodes` (default: the run's informative nodes); `latents.npy` + `latents_index.csv` suffice."
     from stellar_nbs.train import load_latents
     mu, _, idx = load_latents(run)
     nodes = _run_nodes(run, mu) if nodes is None else nodes
     rows = idx['row'].to_numpy()
-    return cls(mu, nodes, idx['dp_id'].to_numpy(), rows, _store_labels(run_store(run, store), rows), run=run, grid=run_grid(run))
+    try: grid = run_grid(run)
+    except FileNotFoundError: grid = None          # latents from elsewhere: queries by dp_id or vector only
+    ix = cls(mu, nodes, idx['dp_id'].to_numpy(), rows, _store_labels(run_store(run, store), rows), run=run, grid=grid)
+    ix.latents_sha = latents_sha(run)
+    return ix
+
+@patch
+def stale(self:LatentIndex, run=None) -> str:
+    "Why this saved index no longer answers for `run` (default: its own): the latents changed, or the run's informative nodes; '' if current."
+    run = Path(run if run is not None else self.run)
+    if getattr(self, 'latents_sha', None) != latents_sha(run): return f"{run/'latents.npy'} changed since the index was built"
+    rep = run/'report.json'
+    nodes = json.loads(rep.read_text()).get('informative_nodes') if rep.exists() else None
+    if nodes and list(map(int, nodes)) != self.nodes.tolist(): return f"{rep}: the informative nodes are now {nodes}, the index has {self.nodes.tolist()}"
+    return ''
 
 # %% ../nbs/08_explore.ipynb #5feec59a
 @patch
@@ -401,7 +424,7 @@ def save(self:LatentIndex, path=None) -> Path:
     meta = dict(kind='stellar_nbs.LatentIndex', n_spectra=len(self), nodes=self.nodes.tolist(), metric='euclidean',
                 standardisation='(mu - median) / (1.4826 MAD)', labels=list(self.labels.columns),
                 run=None if self.run is None else str(self.run.resolve()),
-                grid=None if self.grid is None else self.grid.to_dict())
+                grid=None if self.grid is None else self.grid.to_dict(), latents_sha256=getattr(self, 'latents_sha', None))
     (folder/'retrieval.json').write_text(json.dumps(meta, indent=1))
     return folder/'retrieval.npz'
 
@@ -420,6 +443,7 @@ def load(cls:LatentIndex, path):
     run = meta.get('run') or (str(npz.parent) if (npz.parent/'config.json').exists() else None)
     self.run = None if run is None else Path(run)
     self.grid = Grid.from_dict(meta['grid']) if meta.get('grid') else None
+    self.latents_sha = meta.get('latents_sha256')
     self._model = None
     self._fit()
     return self
@@ -427,10 +451,10 @@ def load(cls:LatentIndex, path):
 # %% ../nbs/08_explore.ipynb #34bc20f6
 @patch
 def _encode_file(self:LatentIndex, path) -> np.ndarray:
-    if self.grid is None or self.run is None: raise ValueError(f"{path}: querying by file needs an index built from a run (model and grid)")
+    if self.grid is None or self.run is None: raise InputError(f"{path}: querying by file needs an index built from a run (model and grid)")
     from stellar_nbs.spectra import read_spectrum, to_grid
     g = to_grid(read_spectrum(path), self.grid)
-    if g.degenerate: raise ValueError(f"{path}: degenerate spectrum, not encoded ({g.reason})")
+    if g.degenerate: raise InputError(f"{path}: degenerate spectrum, not encoded ({g.reason})")
     if self._model is None: self._model = RunParts(self.run).model
     if getattr(self, '_flux_dtype', None) is None:
         st = run_store(self.run); self._flux_dtype = st.flux.dtype if st is not None else np.dtype('float32')
@@ -445,10 +469,10 @@ def _point(self:LatentIndex, q) -> np.ndarray:
         i = self.position(q)
         if i is not None: return self.points[i].astype(np.float64)
         if Path(q).is_file(): q = self._encode_file(q)
-        else: raise KeyError(f"{q!r}: neither a dp_id in the index nor an existing file")
+        else: raise NotFoundError(f"{q!r}: neither a dp_id in the index nor an existing file")
     v = np.asarray(q, dtype=np.float64).ravel()
     if len(v) == self.n_latent and len(v) != len(self.nodes): v = v[self.nodes]
-    elif len(v) != len(self.nodes): raise ValueError(f"query vector has {len(v)} values; expected {self.n_latent} (all nodes) or {len(self.nodes)} (indexed nodes)")
+    elif len(v) != len(self.nodes): raise InputError(f"query vector has {len(v)} values; expected {self.n_latent} (all nodes) or {len(self.nodes)} (indexed nodes)")
     return (v - self.centre) / self.scale
 
 @patch

@@ -24,7 +24,7 @@ from scipy.special import erf
 from scipy.ndimage import convolve1d
 from astropy.io import fits
 from fastprogress.fastprogress import progress_bar
-from .spectra import Grid, pixel_edges
+from .spectra import Grid, pixel_edges, InputError
 from .ccf import C_KMS, BUNDLED_LINELISTS, VALD_ELEMENTS, linelist_dir, read_vald, g2_mask, doppler_factor, ccf_rv, continuum, der_snr, band_depth
 
 # %% ../nbs/01_mock.ipynb #39e5c1de
@@ -53,7 +53,7 @@ class Photosphere:
     pg: float = 0.; pe: float = 0.; x_h: float = 0.; kappa: float = 0.
     def __post_init__(self):
         for name, v, lo, hi in [('teff', self.teff, 2000, 60000), ('logg', self.logg, -0.5, 6.), ('m_h', self.m_h, -5., 1.5)]:
-            if not lo <= v <= hi: raise ValueError(f"{name} = {v} is outside the mock's range {lo}..{hi}")
+            if not lo <= v <= hi: raise InputError(f"{name} = {v} is outside the mock's range {lo}..{hi}")
         T, theta = self.teff, 5040. / self.teff
         self.pg = 1.2e5 * 10 ** (0.6 * (self.logg - 4.44)) * (T / 5777.) ** -4 * 10 ** (-0.3 * self.m_h)
         phi_h = saha_phi(13.598, 2., 1., T)
@@ -571,16 +571,16 @@ def _pick_odd(expo, targets, odd, rng):
     kinds = np.full(len(expo), '', dtype=object)
     fgk = expo.target.map(targets.set_index('target').kind).isin(['FGK', 'M']).values
     for kind, k in (odd or {}).items():
-        if kind not in ODD_KINDS: raise ValueError(f"unknown odd kind {kind!r}; choose from {ODD_KINDS}")
+        if kind not in ODD_KINDS: raise InputError(f"unknown odd kind {kind!r}; choose from {ODD_KINDS}")
         free = np.flatnonzero((kinds == '') & (fgk | (kind == 'broken')))
-        if k > len(free): raise ValueError(f"cannot inject {k} {kind!r} spectra into {len(free)} candidates")
+        if k > len(free): raise InputError(f"cannot inject {k} {kind!r} spectra into {len(free)} candidates")
         kinds[rng.choice(free, k, replace=False)] = kind
     return kinds
 
 # %% ../nbs/01_mock.ipynb #264abecb
 def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max=40, progress=True) -> pd.DataFrame:
     "Write a mock HARPS archive of ADP FITS files plus labels.csv and truth.csv into `out`; returns the truth table."
-    if n_targets < 1 or n_exposures_max < 1: raise ValueError(f"mock_archive needs n_targets >= 1 and n_exposures_max >= 1, got {n_targets}, {n_exposures_max}")
+    if n_targets < 1 or n_exposures_max < 1: raise InputError(f"mock_archive needs n_targets >= 1 and n_exposures_max >= 1, got {n_targets}, {n_exposures_max}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     targets = draw_targets(n_targets, rng, n_exposures_max)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from .spectra import InputError
 
 # %% ../nbs/04_model.ipynb #795a4bf9
 PAPER_CHANNELS = (16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512)
@@ -21,7 +22,7 @@ def paper_kernel(i:int) -> int:
 
 def n_halvings(length:int, min_positions:int=16) -> int:
     "How many stride-2 layers a spectrum of `length` pixels gets: halve while the result is an integer >= `min_positions`."
-    if length < min_positions: raise ValueError(f"length {length} is shorter than min_positions={min_positions}")
+    if length < min_positions: raise InputError(f"length {length} is shorter than min_positions={min_positions}")
     n = 0
     while length % 2 == 0 and length // 2 >= min_positions: length, n = length // 2, n + 1
     return n
@@ -33,7 +34,7 @@ PRESETS = {'paper': dict(width=1.0, n_latent=128),
 
 def vae_config(length:int=327680, preset:str='paper', min_positions:int=16) -> dict:
     "`SpectrumVAE` keyword arguments for a grid of `length` pixels under `preset` ('paper', 'cpu' or 'tiny')."
-    if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    if preset not in PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     p = PRESETS[preset]
     n_layers = n_halvings(length, min_positions) + 1
     sched = list(PAPER_CHANNELS) + [PAPER_CHANNELS[-1]] * max(0, n_layers - len(PAPER_CHANNELS))
@@ -56,14 +57,15 @@ class SpectrumVAE(nn.Module):
         super().__init__()
         if channels is None:
             d = vae_config(length, 'paper')
-            n_layers = n_layers or d['n_layers']
+            n_layers = d['n_layers'] if n_layers is None else n_layers
+            if n_layers < 1: raise ValueError(f"n_layers must be >= 1, got {n_layers}")
             channels = d['channels'][:n_layers] if n_layers <= len(d['channels']) else None
-            if channels is None: raise ValueError(f"n_layers={n_layers} is deeper than the length {length} allows")
+            if channels is None: raise InputError(f"n_layers={n_layers} is deeper than the length {length} allows")
         channels, n_layers = [int(c) for c in channels], len(channels)
         kernels = [int(k) for k in (kernels or [paper_kernel(i) for i in range(n_layers)])]
         if len(kernels) != n_layers: raise ValueError(f"{len(kernels)} kernels given for {n_layers} layers")
         n_down = n_layers - 1
-        if length % 2**n_down: raise ValueError(f"length {length} is not divisible by 2**{n_down}: "
+        if length % 2**n_down: raise InputError(f"length {length} is not divisible by 2**{n_down}: "
                                                f"{n_layers} layers need a multiple of {2**n_down} pixels")
         self.config = dict(length=int(length), n_latent=int(n_latent), channels=channels, kernels=kernels,
                            n_layers=n_layers, slope=float(slope), out_bias=float(out_bias))

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FITS_SUFFIXES', 'METADATA_CARDS', 'METADATA_TEXT', 'METADATA_COLUMNS', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits',
-           'header_metadata', 'read_metadata', 'grid_file', 'resize_npy', 'read_journal', 'read_catalog', 'Store',
-           'prepare', 'join_labels']
+           'header_metadata', 'read_metadata', 'file_stamp', 'grid_file', 'resize_npy', 'read_journal', 'read_catalog',
+           'Store', 'prepare', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
 import fcntl, json, os, sys, time, types, uuid
@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastprogress.fastprogress import progress_bar
-from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name
+from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name, InputError, BusyError
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -27,14 +27,42 @@ def is_fits_name(path) -> bool:
     "Whether `path`'s name ends like a FITS file (case-insensitive)."
     return str(path).lower().endswith(FITS_SUFFIXES)
 
-def find_fits(src) -> list:
-    "FITS files in `src`: a file, a directory (recursive, sorted) or a list of those. Non-FITS names are ignored."
+def _walk(root:Path, skipped:dict) -> list:
+    "FITS files under `root`, following symlinked directories once each; links not followed go into `skipped` (path -> reason)."
+    out, searched = [], {}
+    def key(p):
+        st = os.stat(p); return st.st_dev, st.st_ino
+    searched[key(root)] = root
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        dirnames.sort()
+        for d in list(dirnames):
+            p = here/d
+            if not p.is_symlink(): searched.setdefault(key(p), p); continue
+            target, k = os.readlink(p), key(p)
+            if k in searched:
+                dirnames.remove(d)
+                inside = os.path.realpath(here).startswith(os.path.realpath(p).rstrip(os.sep) + os.sep) or os.path.realpath(here) == os.path.realpath(p)
+                skipped[Path(os.path.abspath(p))] = (f"symlinked directory -> {target}: a loop (it contains itself), not followed" if inside else
+                                                     f"symlinked directory -> {target}: already searched as {searched[k]}, not followed")
+            else: searched[k] = p
+        for f in filenames:
+            p = here/f
+            if not is_fits_name(p): continue
+            if p.is_file(): out.append(p)
+            elif p.is_symlink(): skipped[Path(os.path.abspath(p))] = f"dangling symlink -> {os.readlink(p)}"
+    return sorted(out)
+
+def find_fits(src, skipped:dict=None) -> list:
+    "FITS files in `src`: a file, a directory (recursive, sorted, symlinked directories followed once) or a list of those."
     if isinstance(src, (str, os.PathLike)): src = [src]
+    skipped = {} if skipped is None else skipped
     out, seen = [], set()
     for s in src:
         s = Path(s)
-        if s.is_dir(): found = sorted(p for p in s.rglob('*') if p.is_file() and is_fits_name(p))
+        if s.is_dir(): found = _walk(s, skipped)
         elif s.exists(): found = [s] if is_fits_name(s) else []
+        elif s.is_symlink(): found = []; skipped[Path(os.path.abspath(s))] = f"dangling symlink -> {os.readlink(s)}"
         else: raise FileNotFoundError(f"{s}: no such file or directory")
         for p in found:
             p = Path(os.path.abspath(p))   # absolute but not resolved: symlinked copies stay separate inputs
@@ -149,7 +177,8 @@ def read_metadata(store) -> pd.DataFrame:
 
 # %% ../nbs/02_store.ipynb #0212c17a
 CATALOG_COLUMNS = ['source', 'dp_id', 'object', 'ra', 'dec', 'mjd', 'snr', 'airmass', 'berv', 'exptime',
-                   'spec_res', 'instrument', 'median_flux', 'mean_flux', 'n_valid', 'method', 'status', 'reason', 'row']
+                   'spec_res', 'instrument', 'median_flux', 'mean_flux', 'n_valid', 'method', 'status', 'reason', 'row',
+                   'n_masked', 'masked_runs', 'warning', 'file_stamp', 'flux_hash']
 _FLOAT_META = ('ra', 'dec', 'mjd', 'snr', 'airmass', 'berv', 'exptime', 'spec_res')
 _STR_META = ('dp_id', 'object', 'instrument')
 
@@ -167,14 +196,22 @@ def _record(path, meta=None, **kw) -> dict:
     rec.update(kw)
     return rec
 
+def file_stamp(path) -> str|None:
+    "`'size:mtime_ns'` of `path` (None when it cannot be stat-ed): a rejected file whose stamp changed is read again."
+    try: st = os.stat(path)
+    except OSError: return None
+    return f'{st.st_size}:{st.st_mtime_ns}'
+
 def grid_file(path, grid:Grid, min_median=50., dtype='float16'):
     "Read `path` and put it on `grid`: `(record, flux)`; `flux` is None when the file is rejected."
+    stamp = file_stamp(path)
     try: spec = read_spectrum(path)
-    except Exception as e: return _record(path, reason=getattr(e, 'reason', None) or f'{type(e).__name__}: {e}'), None
-    try: g = to_grid(spec, grid, min_median=min_median)
-    except Exception as e: return _record(path, spec.meta, reason=getattr(e, 'reason', None) or f'{type(e).__name__}: {e}'), None
+    except Exception as e: return _record(path, reason=getattr(e, 'reason', None) or f'{type(e).__name__}: {e}', file_stamp=stamp), None
+    try: g = to_grid(spec, grid, min_median=min_median, max_value=float(np.finfo(dtype).max))
+    except Exception as e: return _record(path, spec.meta, reason=getattr(e, 'reason', None) or f'{type(e).__name__}: {e}', file_stamp=stamp), None
     n_valid = int(g.valid.sum())
-    rec = _record(path, spec.meta, median_flux=_as_float(g.median), mean_flux=_as_float(g.mean), n_valid=n_valid, method=g.method)
+    rec = _record(path, spec.meta, median_flux=_as_float(g.median), mean_flux=_as_float(g.mean), n_valid=n_valid, method=g.method,
+                  n_masked=g.n_masked, masked_runs=g.masked_runs, warning=g.warning or None, file_stamp=stamp)
     if g.degenerate or n_valid == 0: return {**rec, 'reason': g.reason or 'no valid pixel on the grid'}, None
     with np.errstate(over='ignore'): flux = g.flux.astype(dtype)
     flux[~g.valid] = np.nan
@@ -207,12 +244,20 @@ def _json_default(o):
     if isinstance(o, np.generic): return o.item()
     raise TypeError(f"{o!r} is not JSON-serialisable")
 
-def read_journal(path) -> list:
-    "The records of a journal file; a torn last line (killed mid-write) is dropped."
+def read_journal(path, repair:bool=False) -> list:
+    "The records of a journal file up to the first broken line (a kill mid-write); with `repair` the file is cut there too."
     if not Path(path).exists(): return []
-    lines = Path(path).read_text().split('\n')[:-1]     # the piece after the last newline is torn (or empty)
-    try: return [json.loads(l) for l in lines]
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: corrupt journal ({e}); delete the store folder and prepare again") from None
+    data = Path(path).read_bytes()
+    recs, end = [], 0
+    for line in data.split(b'\n')[:-1]:                  # the piece after the last newline is torn (or empty)
+        try: recs.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError): break
+        end += len(line) + 1
+    if repair and end < len(data):
+        # cut the file after the last whole record, so the next append starts a line of its own: a torn tail left in
+        # place would glue itself to the next record and make the journal unreadable after a second interruption
+        with open(path, 'r+b') as f: f.truncate(end); f.flush(); os.fsync(f.fileno())
+    return recs
 
 def _append_journal(path, recs):
     if not recs: return
@@ -237,14 +282,16 @@ def _atomic_write(path, content):
 # %% ../nbs/02_store.ipynb #497c22b4
 def read_catalog(path) -> pd.DataFrame:
     "`catalog.csv` with its proper types (strings stay strings, `row` is a nullable integer)."
-    str_cols = ['source', 'dp_id', 'object', 'instrument', 'method', 'status', 'reason']
+    str_cols = ['source', 'dp_id', 'object', 'instrument', 'method', 'status', 'reason', 'warning', 'file_stamp', 'flux_hash']
     cat = pd.read_csv(path, dtype={c: str for c in str_cols}, keep_default_na=False, na_values={c: [''] for c in CATALOG_COLUMNS if c not in str_cols})
-    cat['row'] = cat['row'].astype('Int64')
+    for c in CATALOG_COLUMNS:                                   # a store written before a column existed
+        if c not in cat.columns: cat[c] = '' if c in str_cols else np.nan
+    for c in ('row', 'n_masked', 'masked_runs'): cat[c] = cat[c].astype('Int64')
     return cat
 
 def _catalog_frame(recs) -> pd.DataFrame:
     cat = pd.DataFrame(recs, columns=CATALOG_COLUMNS)
-    cat['row'] = cat['row'].astype('Int64')
+    for c in ('row', 'n_masked', 'masked_runs'): cat[c] = cat[c].astype('Int64')
     return cat
 
 # %% ../nbs/02_store.ipynb #afd7b4d7
@@ -290,7 +337,7 @@ def _check_params(store:Path, params:dict):
         old = json.loads(f.read_text())
         if old != params:
             diff = {k: (old.get(k), params.get(k)) for k in params if old.get(k) != params.get(k)}
-            raise ValueError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
+            raise InputError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
     else: _atomic_write(f, json.dumps(params, indent=1))
 
 @contextmanager
@@ -303,6 +350,14 @@ def _main_hidden():
     try: yield
     finally: sys.modules['__main__'] = main
 
+def _exit_with_parent(parent:int, every:float=0.5):
+    "In a worker: a daemon thread that ends this process once `parent` is gone (killed: the pool cannot tell its workers)."
+    import threading
+    def watch():
+        while os.getppid() == parent: time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name='exit-with-parent').start()
+
 def _results(todo, grid, min_median, dtype, workers):
     "Yield `grid_file` results in input order, running at most `4 x workers` files ahead."
     if workers <= 1:
@@ -311,7 +366,9 @@ def _results(todo, grid, min_median, dtype, workers):
     # spawn, not fork: forking a process that already runs threads (torch, BLAS, a notebook kernel) can deadlock;
     # spawned workers import the worker function from the installed package
     from stellar_nbs import store as package
-    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
+    # a parent killed with SIGKILL cannot stop its workers, which would wait for work for ever: they watch it instead
+    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
+                             initializer=package._exit_with_parent, initargs=(os.getpid(),))
     try:
         it, window = iter(todo), deque()
         with _main_hidden():    # the first `workers` submits start the processes
@@ -323,17 +380,27 @@ def _results(todo, grid, min_median, dtype, workers):
             yield res
     finally: ex.shutdown(wait=True, cancel_futures=True)
 
+_TRANSIENT = ('no such file', 'PermissionError', 'Permission denied', 'Input/output error', 'Stale file handle')
+
+def _read_again(rec:dict, inputs:set) -> bool:
+    "A rejected input to read again: changed on disk since (size, mtime), or refused for a reason that may pass."
+    if rec.get('status') != 'rejected' or rec.get('source') not in inputs: return False
+    reason = str(rec.get('reason') or '')
+    return file_stamp(rec['source']) != (rec.get('file_stamp') or None) or any(t in reason for t in _TRANSIENT)
+
 def _open_state(store:Path, paths:list, grid:Grid, dtype):
     "Journal records so far, the files still to do, and whether there is work (the array is then preallocated)."
     journal, partial, final = store/'journal.jsonl', store/'flux.partial.npy', store/'flux.npy'
+    inputs = {str(p) for p in paths}
     if not journal.exists() and final.exists() and (store/'catalog.csv').exists():   # a finished store: reopen to append
         cat = read_catalog(store/'catalog.csv')
         recs = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in cat.astype(object).to_dict('records')]
+        recs = [r for r in recs if not _read_again(r, inputs)]
         done = {r['source'] for r in recs}
-        if all(str(p) in done for p in paths): return recs, [], False
+        if all(str(p) in done for p in paths) and len(recs) == len(cat): return recs, [], False
         _atomic_write(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
     if journal.exists() and not partial.exists() and final.exists(): os.replace(final, partial)
-    recs = read_journal(journal)
+    recs = [r for r in read_journal(journal, repair=True) if not _read_again(r, inputs)]
     if not partial.exists(): recs = [r for r in recs if r['status'] != 'ok']   # rows lost: redo those files
     done = {r['source'] for r in recs}
     todo = [p for p in paths if str(p) not in done]
@@ -355,13 +422,20 @@ def _finish(store:Path, recs:list):
     (store/'journal.jsonl').unlink(missing_ok=True)
 
 # %% ../nbs/02_store.ipynb #1b506b1c
-def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, workers, progress, checkpoint_s):
-    "Grid the files still to do, write accepted rows in place, journal every file at checkpoints."
+def _flux_hash(flux) -> str:
+    import hashlib
+    return hashlib.blake2b(np.ascontiguousarray(flux).tobytes(), digest_size=16).hexdigest()
+
+def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, workers, progress, checkpoint_s, skipped:dict=None):
+    "Grid the files still to do, write accepted rows in place, journal every file at checkpoints; `skipped` paths get their reason."
     fd = os.open(store/'flux.partial.npy', os.O_RDWR)
     with open(store/'flux.partial.npy', 'rb') as f: offset = _npy_offset(f)[2]
     row_bytes = grid.length * np.dtype(dtype).itemsize
     row_of = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
-    pending, last = [], time.monotonic()
+    row_of_flux = {r['flux_hash']: r['row'] for r in recs if r['status'] == 'ok' and r.get('flux_hash')}
+    skipped = skipped or {}
+    pending, last = [_record(p, reason=skipped[p], file_stamp=file_stamp(p)) for p in todo if p in skipped], time.monotonic()
+    todo = [p for p in todo if p not in skipped]
     def checkpoint():
         nonlocal pending, last
         os.fsync(fd); _append_journal(store/'journal.jsonl', pending)
@@ -369,10 +443,13 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
     results = _results(todo, grid, min_median, dtype, workers)
     try:
         for rec, fl in (progress_bar(results, total=len(todo)) if progress and todo else results):
+            if rec['status'] == 'ok': rec['flux_hash'] = _flux_hash(fl)
             if rec['status'] == 'ok' and rec['dp_id'] in row_of:
                 rec.update(status='duplicate', reason=f"dp_id already stored in row {row_of[rec['dp_id']]}")
+            elif rec['status'] == 'ok' and rec['flux_hash'] in row_of_flux:    # another name, no ARCFILE: the same bytes
+                rec.update(status='duplicate', reason=f"same flux as row {row_of_flux[rec['flux_hash']]} (an identical copy under another name)")
             elif rec['status'] == 'ok':
-                rec['row'] = row_of[rec['dp_id']] = len(row_of)
+                rec['row'] = row_of[rec['dp_id']] = row_of_flux[rec['flux_hash']] = len(row_of)
                 os.pwrite(fd, np.ascontiguousarray(fl, dtype=dtype).tobytes(), offset + rec['row'] * row_bytes)
             pending.append(rec)
             if time.monotonic() - last > checkpoint_s: checkpoint()
@@ -380,12 +457,12 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
         checkpoint(); results.close(); os.close(fd)
 
 @contextmanager
-def _locked(store:Path):
-    "Hold an exclusive lock on the store folder (released by the kernel if the process dies)."
+def _locked(store:Path, busy:str='another prepare is writing this store'):
+    "Hold an exclusive lock on the folder `store` (released by the kernel if the process dies); `BusyError` saying `busy` if held."
     fd = os.open(store, os.O_RDONLY)
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError: raise RuntimeError(f"{store}: another prepare is writing this store") from None
+        except BlockingIOError: raise BusyError(f"{store}: {busy}") from None
         yield
     finally: os.close(fd)
 
@@ -395,16 +472,19 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     "Read every FITS file in `src`, put it on `grid` and write the store folder `store`; resumable."
     grid = Grid.harps() if grid is None else Grid.parse(grid)
     dtype = np.dtype(dtype).name
-    if dtype not in ('float16', 'float32'): raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
-    paths = find_fits(src)
-    if not paths: raise ValueError(f"{src}: no FITS files found")
+    if dtype not in ('float16', 'float32'): raise InputError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
+    skipped = {}
+    paths = find_fits(src, skipped)
+    if not paths: raise InputError(f"{src}: no FITS files found" + (f" (skipped: {', '.join(f'{p}: {r}' for p, r in list(skipped.items())[:3])})" if skipped else ''))
+    paths += sorted(skipped)
+    if workers is None or int(workers) != workers or workers < 1: raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     store = Path(store); store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
         _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
         if not (store/'grid.json').exists(): _atomic_write(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
         recs, todo, work = _open_state(store, paths, grid, dtype)
         if work:
-            _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s)
+            _fill(store, recs, todo, grid, min_median, dtype, workers, progress, checkpoint_s, skipped)
             _finish(store, recs)
     res = Store(store)
     if labels is not None:
@@ -418,12 +498,13 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
     "Join a label table (CSV path or DataFrame) to the store's rows by `dp_id` or by sky position (`on='coords'`, `tolerance` arcsec)."
     store = store if isinstance(store, Store) else Store(store)
     src = labels
-    lab = pd.read_csv(labels, dtype={'dp_id': str}) if not isinstance(labels, pd.DataFrame) else labels.copy()
+    try: lab = pd.read_csv(labels, dtype={'dp_id': str}) if not isinstance(labels, pd.DataFrame) else labels.copy()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: raise InputError(f"{src}: not a readable CSV label table ({e})") from None
     rows = store.accepted[['row', 'dp_id']].copy()
     rows['row'] = rows.row.astype(int)
     report = dict(on=on, n_spectra=len(rows), n_labels=len(lab))
     if on == 'dp_id':
-        if 'dp_id' not in lab.columns: raise ValueError(f"{src}: label table has no 'dp_id' column (columns: {list(lab.columns)}); use on='coords'")
+        if 'dp_id' not in lab.columns: raise InputError(f"{src}: label table has no 'dp_id' column (columns: {list(lab.columns)}); use on='coords'")
         report['duplicate_labels'] = int(lab.dp_id.duplicated().sum())
         lab = lab.drop_duplicates('dp_id').drop(columns=['row'], errors='ignore')
         out = rows.merge(lab, on='dp_id', how='left', indicator=True)
@@ -432,7 +513,7 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         from astropy.coordinates import SkyCoord
         import astropy.units as u
         for c in (ra, dec):
-            if c not in lab.columns: raise ValueError(f"{src}: label table has no {c!r} column for a coordinate match")
+            if c not in lab.columns: raise InputError(f"{src}: label table has no {c!r} column for a coordinate match")
         cat = store.accepted
         has = cat.ra.notna().to_numpy() & cat.dec.notna().to_numpy()
         ok_lab = lab[lab[ra].notna() & lab[dec].notna()].reset_index(drop=True)
@@ -447,7 +528,7 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         out = pd.concat([rows.reset_index(drop=True), picked], axis=1)
         out['sep_arcsec'] = np.where(matched, sep, np.nan)
         report.update(tolerance_arcsec=tolerance, no_coordinates=int((~has).sum()), labels_used=int(len(set(idx[matched]))))
-    else: raise ValueError(f"on must be 'dp_id' or 'coords', got {on!r}")
+    else: raise InputError(f"on must be 'dp_id' or 'coords', got {on!r}")
     report.update(matched=int(matched.sum()), unmatched=int((~matched).sum()))
     _atomic_write(store.path/'labels.csv', out.to_csv(index=False))
     return report

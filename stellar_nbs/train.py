@@ -6,8 +6,8 @@
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
            'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction', 'equivariance_penalty',
-           'default_device', 'preset_settings', 'train_run', 'save_model', 'load_model', 'encode_store', 'encode_rows',
-           'write_latents', 'load_latents']
+           'default_device', 'check_device', 'preset_settings', 'train_run', 'save_model', 'load_model', 'encode_store',
+           'encode_rows', 'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -28,7 +28,8 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from fastprogress.fastprogress import progress_bar
 from .model import SpectrumVAE, vae_config
-from .store import Store, _atomic_write
+from .store import Store, _atomic_write, _locked
+from .spectra import Grid, InputError, check_number
 from .data import store_dataloaders, iter_store
 
 # %% ../nbs/05_train.ipynb #e7d35e36
@@ -171,12 +172,15 @@ def load_checkpoint(learn, fname, with_opt:bool=True):
     return state
 
 class Checkpointer(Callback):
-    "Save a checkpoint every `every` training iterations (if given) and after every `fit`."
+    "Save a checkpoint every `every` training iterations (if given), every `every_s` seconds, after every epoch and every `fit`."
     order = 80
-    def __init__(self, fname, every:int=None): store_attr()
+    def __init__(self, fname, every:int=None, every_s:float=300.): store_attr(); self.last = time.monotonic()
+    def _save(self): save_checkpoint(self.learn, self.fname); self.last = time.monotonic()
     def after_batch(self):
-        if self.training and self.every and self.learn.iteration % self.every == 0: save_checkpoint(self.learn, self.fname)
-    def after_fit(self): save_checkpoint(self.learn, self.fname)
+        if not self.training: return
+        if (self.every and self.learn.iteration % self.every == 0) or (self.every_s and time.monotonic() - self.last > self.every_s): self._save()
+    def after_epoch(self): self._save()
+    def after_fit(self): self._save()
 
 class _FinishPartialEpoch(Callback):
     "After a mid-epoch resume, end the first epoch once its remaining iterations are done."
@@ -363,20 +367,40 @@ def _versions():
     import fastai, stellar_nbs
     return dict(torch=torch.__version__, fastai=fastai.__version__, stellar_nbs=stellar_nbs.__version__)
 
+def check_device(device=None) -> str:
+    "`device`, or the default one; `InputError` for a CUDA device when no GPU is visible."
+    device = default_device() if device is None else str(device)
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA GPU is visible to torch (use --device cpu)")
+    return device
+
 def preset_settings(preset) -> dict:
     "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
     if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, 'pairs': None, **preset}
-    if preset not in TRAIN_PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
+    if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     return TRAIN_PRESETS[preset]
 
 def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
     p = preset_settings(preset)
-    return dict(bs=bs or p['bs'], lr=lr or p['lr'], kl=dict(kl or p['kl']), every=every or p['every'], clip=clip or p.get('clip'),
-                one_cycle=p['one_cycle'] if one_cycle is None else one_cycle,
+    def given(v, key): return p.get(key) if v is None else v      # explicit None: 0 or -3 is an error, not "use the default"
+    check_number('epochs', epochs); check_number('bs', given(bs, 'bs')); check_number('lr', given(lr, 'lr'), 0, False, strict=True)
+    check_number('every', given(every, 'every')); check_number('clip', given(clip, 'clip'), 0, False)
+    return dict(bs=given(bs, 'bs'), lr=given(lr, 'lr'), kl=dict(given(kl, 'kl')), every=given(every, 'every'), clip=given(clip, 'clip'),
+                one_cycle=given(one_cycle, 'one_cycle'),
                 epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
                 model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'), pairs=p.get('pairs'))
 
 # %% ../nbs/05_train.ipynb #781298e3
+def _one_run_at_a_time(f):
+    "Hold an exclusive lock on the run folder (the second argument) while `f` trains into it."
+    import functools
+    @functools.wraps(f)
+    def locked(store, run, *args, **kwargs):
+        Path(run).mkdir(parents=True, exist_ok=True)
+        with _locked(Path(run), 'another train is writing this run folder'): return f(store, run, *args, **kwargs)
+    return locked
+
+@_one_run_at_a_time
 def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
               kl:dict=None, kl_reduction:str=None, valid_pct:float=0.1, balance:bool=True, clip:float=None,
               precision='auto', compile:bool=False, every:int=None, one_cycle:bool=None, resume:bool=True,
@@ -385,15 +409,15 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     store, run = _open_store(store), Path(run)
     run.mkdir(parents=True, exist_ok=True)
     s = _run_settings(preset, epochs, bs, lr, kl, every, clip, one_cycle)
-    kl_reduction = kl_reduction or s['kl_reduction']
-    device = device or default_device()
+    kl_reduction = s['kl_reduction'] if kl_reduction is None else kl_reduction
+    device = check_device(device)
     set_seed(seed, reproducible=True)
     if dls is None:
         dls = store_dataloaders(store, bs=s['bs'], valid_pct=valid_pct, seed=seed, balance=balance,
                                 num_workers=num_workers, device=device, rows=rows)
     per_epoch = len(dls.train)
-    if per_epoch == 0: raise ValueError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
-    n_epoch = s['epochs'] or (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
+    if per_epoch == 0: raise InputError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
+    n_epoch = s['epochs'] if s['epochs'] is not None else (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
     total = n_epoch * per_epoch
     model = SpectrumVAE(**vae_config(store.grid.length, s['model'])).to(device)
     cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
@@ -406,7 +430,7 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     resuming = resume and ck.exists()
     if resuming:
         old = json.loads((run/'config.json').read_text())
-        if old['model'] != model.config: raise ValueError(f"{run}: checkpoint was trained with model {old['model']}, not {model.config}")
+        if old['model'] != model.config: raise InputError(f"{run}: checkpoint was trained with model {old['model']}, not {model.config}")
     _atomic_write(run/'config.json', lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=1)))
     split = pd.DataFrame(dict(row=np.r_[dls.train_rows, dls.valid_rows],
                               split=['train'] * len(dls.train_rows) + ['valid'] * len(dls.valid_rows)))
@@ -456,8 +480,9 @@ def _save_npy(fname, arr):
 @torch.no_grad()
 def encode_store(store=None, run=None, bs:int=64, device=None, progress:bool=True) -> np.ndarray:
     "Encode every spectrum of `store` (default: the run's store) with the model of `run`; write and return the latents."
-    if run is None: raise ValueError("encode_store needs a run folder")
-    run = Path(run); device = device or default_device()
+    if run is None: raise InputError("encode_store needs a run folder")
+    check_number('bs', bs)
+    run = Path(run); device = check_device(device)
     if store is None: store = json.loads((run/'config.json').read_text())['store']
     store = _open_store(store)
     mu, logvar = encode_rows(load_model(run, device), store, bs=bs, device=device, progress=progress, run=run)
@@ -467,29 +492,65 @@ def encode_store(store=None, run=None, bs:int=64, device=None, progress:bool=Tru
 @torch.no_grad()
 def encode_rows(model, store, rows=None, bs:int=64, device='cpu', progress:bool=False, run=None) -> tuple:
     "`(mu, logvar)` (float32) of the sorted store `rows` (default: all) encoded by `model`, in row order."
+    check_number('bs', bs)
     if store.grid.length != model.config['length']:
-        raise ValueError(f"{store.path}: grid has {store.grid.length} px, the model of {run or 'this run'} expects {model.config['length']}")
+        raise InputError(f"{store.path}: grid has {store.grid.length} px, the model of {run or 'this run'} expects {model.config['length']}")
+    cfg = Path(run)/'config.json' if run is not None else None
+    if cfg is not None and cfg.exists() and 'grid' in json.loads(cfg.read_text()):
+        trained = Grid.from_dict(json.loads(cfg.read_text())['grid'])
+        if _lattice(trained) != _lattice(store.grid):
+            raise InputError(f"{store.path}: grid {_lattice(store.grid)} is not the grid {_lattice(trained)} the model of {run} was trained on")
     rows = np.arange(len(store)) if rows is None else np.asarray(rows)
     k = model.config['n_latent']
     mu, logvar = np.zeros((len(rows), k), np.float32), np.zeros((len(rows), k), np.float32)
+    done = np.zeros(len(rows), bool)
     batches = iter_store(store, bs=bs, rows=rows, device=device)
     for r, flux, valid in (progress_bar(batches, total=math.ceil(len(rows) / bs)) if progress else batches):
         m, lv = model.encode(flux * valid.to(flux.dtype))
         at = np.searchsorted(rows, np.asarray(r.cpu() if torch.is_tensor(r) else r))
-        mu[at], logvar[at] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+        mu[at], logvar[at], done[at] = m.float().cpu().numpy(), lv.float().cpu().numpy(), True
+    if not done.all(): raise RuntimeError(f"{store.path}: {(~done).sum()} of {len(rows)} rows were not encoded")   # a bug, not an input
+    bad = ~(np.isfinite(mu).all(1) & np.isfinite(logvar).all(1))
+    if bad.any(): raise InputError(f"{run or 'model'}: non-finite latents for {bad.sum()} of {len(rows)} spectra (a diverged training?); nothing written")
     return mu, logvar
 
+def _lattice(g:Grid) -> dict:
+    "What makes two grids the same pixels (everything but the name)."
+    return {k: v for k, v in g.to_dict().items() if k != 'name'}
+
 def write_latents(run, mu, logvar, dp_ids):
-    "Write `latents.npy`, `latents_logvar.npy` and `latents_index.csv` (row, dp_id) of every store row into `run`, atomically."
+    "Write `latents.npy`, `latents_logvar.npy` and `latents_index.csv` (row, dp_id) of every store row into `run`, as one set."
     run = Path(run)
-    _atomic_write(run/'latents.npy', lambda tmp: _save_npy(tmp, mu))
-    _atomic_write(run/'latents_logvar.npy', lambda tmp: _save_npy(tmp, logvar))
+    mu, logvar, dp_ids = np.asarray(mu, np.float32), np.asarray(logvar, np.float32), np.asarray(dp_ids)
+    if mu.ndim != 2 or mu.shape != logvar.shape or len(dp_ids) != len(mu):
+        raise RuntimeError(f"{run}: latents {mu.shape}, logvar {logvar.shape} and {len(dp_ids)} dp_ids disagree; nothing written")
     index = pd.DataFrame(dict(row=np.arange(len(mu)), dp_id=dp_ids))
-    _atomic_write(run/'latents_index.csv', lambda tmp: index.to_csv(tmp, index=False))
+    # all three are written in full (temporary names, fsync) before any is renamed over the old ones: a failure
+    # while writing leaves the old set untouched, and the renames follow each other with nothing in between
+    tmp = {f: run/f'.{f}.{os.getpid()}.tmp' for f in ('latents.npy', 'latents_logvar.npy', 'latents_index.csv')}
+    try:
+        _save_npy(tmp['latents.npy'], mu); _save_npy(tmp['latents_logvar.npy'], logvar)
+        index.to_csv(tmp['latents_index.csv'], index=False)
+        for t in tmp.values():
+            fd = os.open(t, os.O_RDONLY)
+            try: os.fsync(fd)
+            finally: os.close(fd)
+        for f in ('latents_index.csv', 'latents_logvar.npy', 'latents.npy'): os.replace(tmp[f], run/f)
+    finally:
+        for t in tmp.values(): t.unlink(missing_ok=True)
 
 def load_latents(run):
-    "`(mu, logvar, index)` written by `encode_store` in run folder `run`."
+    "`(mu, logvar, index)` of run folder `run`; `logvar` is None without `latents_logvar.npy` (latents from elsewhere)."
     run = Path(run)
     if not (run/'latents.npy').exists(): raise FileNotFoundError(f"{run/'latents.npy'}: missing; run encode_store first")
-    return (np.load(run/'latents.npy'), np.load(run/'latents_logvar.npy'),
-            pd.read_csv(run/'latents_index.csv', dtype={'dp_id': str}))
+    mu = np.load(run/'latents.npy', allow_pickle=False)
+    if mu.ndim != 2: raise InputError(f"{run/'latents.npy'}: expected a 2-D array (spectra x nodes), got shape {mu.shape}")
+    logvar = np.load(run/'latents_logvar.npy', allow_pickle=False) if (run/'latents_logvar.npy').exists() else None
+    if (run/'latents_index.csv').exists():
+        index = pd.read_csv(run/'latents_index.csv', dtype={'dp_id': str})
+        if 'dp_id' not in index.columns: raise InputError(f"{run/'latents_index.csv'}: no dp_id column (columns: {list(index.columns)})")
+        if 'row' not in index.columns: index.insert(0, 'row', np.arange(len(index)))
+    else: raise FileNotFoundError(f"{run/'latents_index.csv'}: missing; latents.npy needs its index (row, dp_id per latent row)")
+    if len(index) != len(mu) or (logvar is not None and logvar.shape != mu.shape):
+        raise InputError(f"{run}: latents {mu.shape}, logvar {None if logvar is None else logvar.shape} and index ({len(index)} rows) disagree")
+    return mu, logvar, index

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .spectra import Grid
+from .spectra import Grid, InputError, RangeError
 from .ccf import C_KMS, ccf_batch, doppler_factor, continuum
 from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
@@ -127,11 +127,11 @@ def decoder_response(model, latents, node:int, grid:Grid, n_codes:int=8, n_value
                      step:float=0.05, seed:int=0) -> NodeResponse:
     "Finite-difference response of `model`'s decoder to `node` at `n_codes` typical codes x `n_values` values over the node's range."
     z = np.asarray(latents, np.float32)
-    if not 0 <= node < z.shape[1]: raise IndexError(f"node {node} out of range 0..{z.shape[1] - 1}")
+    if not 0 <= node < z.shape[1]: raise RangeError(f"node {node} out of range 0..{z.shape[1] - 1}")
     rows = np.sort(np.random.default_rng(seed).choice(len(z), min(n_codes, len(z)), replace=False))
     lo, hi = np.quantile(z[:, node], quantiles)
     span = float(hi - lo)
-    if span <= 0: raise ValueError(f"node {node} does not vary (2-98 % range {lo:.3g}..{hi:.3g})")
+    if span <= 0: raise InputError(f"node {node} does not vary (2-98 % range {lo:.3g}..{hi:.3g})")
     values = np.linspace(lo, hi, n_values)
     h = step * span
     codes = np.repeat(z[rows], n_values, 0)
@@ -481,14 +481,14 @@ def _run_latents(run) -> tuple:
     for f in ('latents.npy', 'latents_index.csv'):
         if not (run/f).exists(): raise FileNotFoundError(f"{run/f}: missing; encode the store first (stellar-nbs encode)")
     mu, index = np.load(run/'latents.npy'), pd.read_csv(run/'latents_index.csv', dtype={'dp_id': str})
-    if len(mu) != len(index) or mu.ndim != 2: raise ValueError(f"{run}: latents {mu.shape} and latents_index.csv ({len(index)} rows) disagree")
+    if len(mu) != len(index) or mu.ndim != 2: raise InputError(f"{run}: latents {mu.shape} and latents_index.csv ({len(index)} rows) disagree")
     return mu, index
 
 def _default_nodes(run, mu) -> list:
     rep = Path(run)/'report.json'
     if rep.exists() and json.loads(rep.read_text()).get('informative_nodes'): return json.loads(rep.read_text())['informative_nodes']
     nodes = informative_nodes(mu).tolist()
-    if not nodes: raise ValueError(f"{run}: no informative node (MAD > 0.02); name the nodes to explain (--node N)")
+    if not nodes: raise InputError(f"{run}: no informative node (MAD > 0.02); name the nodes to explain (--node N)")
     return nodes
 
 def _run_model(run, model):
@@ -500,7 +500,7 @@ def _explain_grid(run, st, model):
     try: return run_grid(run)
     except FileNotFoundError:
         if st is not None: return st.grid
-        raise ValueError(f"{run}: no grid (no config.json and no store); pass store=") from None
+        raise InputError(f"{run}: no grid (no config.json and no store); pass store=") from None
 
 def explain_run(run,                  # run folder with latents.npy + latents_index.csv (model.pth for the decoder parts)
                 store=None,           # the store (path or `Store`); default: the run's own (config.json)
@@ -518,7 +518,7 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
     st = run_store(run, store)
     nodes = [int(n) for n in (_default_nodes(run, mu) if nodes is None else nodes)]
     bad = [n for n in nodes if not 0 <= n < mu.shape[1]]
-    if bad: raise IndexError(f"{run}: nodes {bad} out of range 0..{mu.shape[1] - 1}")
+    if bad: raise RangeError(f"{run}: nodes {bad} out of range 0..{mu.shape[1] - 1}")
     rng = np.random.default_rng(seed)
     sub = np.sort(rng.choice(len(mu), max_rows, replace=False)) if len(mu) > max_rows else np.arange(len(mu))
     res = dict(run=str(run), n_spectra=len(mu), nodes=nodes, store=None if st is None else str(st.path), method=method)

@@ -350,7 +350,7 @@ TRAIN_PRESETS = {
     # the demo's recipe (90_paper, section 9): the autoencoder first, then a group-lasso KL that closes the nodes not worth
     # their information, and label-free pairs of each spectrum at two velocities that teach one node to be the RV
     'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.8, beta=0.005), kl_reduction='group',
-                  every=None, clip=1.0, one_cycle=True, doppler=None, pairs=dict(v_max=100., lam=0.02, min_norm=6., lam_dec=3.)),
+                  every=None, clip=1.0, one_cycle=True, doppler=None, pairs=dict(v_max=100., lam=0.02, min_norm=3., lam_dec=1.)),
     # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
     'cpu_v1': dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
                    every=None, clip=1.0, one_cycle=True, doppler=None),

@@ -267,7 +267,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
 def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
     "Add `decoder_use` to a report: for each velocity label's best node, how far the decoder moves lines over the node's range (`explore.decoded_shift`)."
     from stellar_nbs.explore import decoded_shift
-    from stellar_nbs.report import run_labels, run_latents
+    from stellar_nbs.report import run_labels, run_latents, _jsonable
     run = Path(run); use = {}
     if not (run/'model.pth').exists(): return rep
     _, _, index = run_latents(run)
@@ -278,7 +278,7 @@ def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
         use[name] = decoded_shift(run, b['node'], label=lab[name].to_numpy(float))
     if use:
         rep = {**rep, 'decoder_use': use}
-        (run/'report.json').write_text(json.dumps(rep, indent=1, default=float))
+        (run/'report.json').write_text(json.dumps(_jsonable(rep), indent=1))
     return rep
 
 # %% ../nbs/10_cli.ipynb #6db1157f

@@ -165,8 +165,7 @@ def count_warnings(n_informative:int,  # nodes above the paper's MAD threshold
                    factor:float=2.     # how far apart the counts may be before a warning
                   ) -> list:
     "Warnings (strings) when the MAD-informative and active-unit counts disagree by more than `factor`."
-    if n_active is None or n_active == 0 and n_informative == 0: return []
-    if n_active == 0: return []           # posterior collapse has its own warning
+    if not n_active: return []            # unknown posterior noise, or posterior collapse (which has its own warning)
     if n_informative > factor * n_active:
         return [f"{n_informative} nodes pass the MAD threshold but only {n_active} are active units: the KL term is too "
                 "weak to prune nodes: the MAD count is not meaningful here (read the active units and the MI table instead)."]

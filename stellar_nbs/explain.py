@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .spectra import Grid, InputError, RangeError
-from .ccf import C_KMS, ccf_batch, doppler_factor, continuum
+from .ccf import C_KMS, ccf_batch, doppler_factor, continuum, relative_shift
 from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
 from .informative import informative_nodes
@@ -200,9 +200,10 @@ def doppler_likeness(resp:NodeResponse, deg:int=2) -> dict:
     ok = np.isfinite(line) & np.isfinite(t)
     line, t = np.where(ok, line, 0.), np.where(ok, t, 0.)
     tt, ll, lt = (t * t).sum(), (line * line).sum(), (line * t).sum()
-    if tt <= 0 or ll <= 0: return dict(corr=0., kms_per_unit=0., kms_over_range=0.)
-    v = float(lt / tt)
-    return dict(corr=float(lt / np.sqrt(tt * ll)), kms_per_unit=v, kms_over_range=v * resp.span)
+    if tt <= 0 or ll <= 0: return dict(corr=0., kms_per_unit=0., kms_over_range=0., kms_per_unit_template=0.)
+    ends = resp.base.reshape(-1, len(resp.values), resp.base.shape[-1])[:, [0, -1]][:, :, valid]     # each code at both ends
+    v = float(np.median(relative_shift(wave[valid], ends[:, 0], ends[:, 1]))) / float(resp.values[-1] - resp.values[0])
+    return dict(corr=float(lt / np.sqrt(tt * ll)), kms_per_unit=v, kms_over_range=v * resp.span, kms_per_unit_template=float(lt / tt))
 
 # %% ../nbs/08b_explain.ipynb #3abf0639
 BALMER_NAMES = dict(zip(BALMER.wave.round(3), ['Hα', 'Hβ', 'Hγ', 'Hδ', 'Hε', 'H8', 'H9']))

@@ -6,8 +6,8 @@
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
            'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
            'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction', 'equivariance_penalty',
-           'default_device', 'check_device', 'preset_settings', 'train_run', 'save_model', 'load_model', 'encode_store',
-           'encode_rows', 'write_latents', 'load_latents']
+           'velocity_consistency', 'default_device', 'check_device', 'preset_settings', 'train_run', 'save_model',
+           'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
 
 # %% ../nbs/05_train.ipynb #88316d9a
 import json, os, time, random, math
@@ -27,7 +27,7 @@ from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from fastprogress.fastprogress import progress_bar
-from .model import SpectrumVAE, vae_config
+from .model import SpectrumVAE, vae_config, velocity_pixels
 from .store import Store, _atomic_write, _locked
 from .spectra import Grid, InputError, check_number
 from .data import store_dataloaders, iter_store
@@ -318,8 +318,13 @@ class DopplerPairs(Callback):
     def after_loss(self):
         if self.d is None: return
         mu, h = self.learn.pred[1].float(), len(self.d)
-        w = shift_direction(mu, self.d)
-        self.penalty = equivariance_penalty(mu, self.d, self.min_norm)
+        vel = getattr(_bare_model(self.learn.model), 'velocity', None)
+        if vel:                # a Doppler layer: its node must hold the velocity difference, the other nodes stay put
+            self.penalty = velocity_consistency(mu, self.d * self.v_max, vel['node'], vel['scale'], self.v_max)
+            w = torch.zeros_like(mu[0]); w[vel['node']] = self.v_max / vel['scale']
+        else:
+            w = shift_direction(mu, self.d)
+            self.penalty = equivariance_penalty(mu, self.d, self.min_norm)
         loss = self.lam * self.penalty
         if self.lam_dec:       # the decoder, fed the noise-free code moved along w, must draw the spectrum at the other velocity
             rec = self.learn.model.decode(mu[:h] + self.d[:, None] * w[None])
@@ -343,14 +348,32 @@ def equivariance_penalty(mu,            # (2h, n_latent): codes of h spectra at 
     pen = res.pow(2).sum(1).mean() / (dm.pow(2).sum(1).mean() + 1e-3)
     return pen + torch.relu(min_norm - w.norm()).pow(2) if min_norm else pen
 
+# %% ../nbs/05_train.ipynb #2cb9c17e
+def velocity_consistency(mu,          # (2h, n_latent): codes of h spectra at velocity d1, then the same at d2
+                         dv,          # (h,) velocity differences d2 - d1 [km/s]
+                         node:int,    # the Doppler layer's node
+                         scale:float, # its km/s per unit
+                         v_max:float):# the pairs' velocity range [km/s]: the unit of the velocity error
+    "Squared error of node `node`'s change against `dv` / `scale` (in v_max), plus the other nodes' change as a fraction of their spread."
+    h = len(dv); mu = mu.float(); dm = mu[h:] - mu[:h]
+    e_v = ((dm[:, node] * scale - dv.float()) / v_max).pow(2).mean()
+    keep = torch.arange(mu.shape[1], device=mu.device) != node
+    spread = mu[:, keep].var(0).sum().detach() if len(mu) > 1 else torch.tensor(0., device=mu.device)
+    return e_v + dm[:, keep].pow(2).sum(1).mean() / (spread + 1e-3)
+
 # %% ../nbs/05_train.ipynb #948289da
 TRAIN_PRESETS = {
     'paper': dict(model='paper', bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), kl_reduction='mean',
                   every=10_000, one_cycle=False, doppler=None, pairs=None),
     # the demo's recipe (90_paper, section 9): the autoencoder first, then a group-lasso KL that closes the nodes not worth
-    # their information, and label-free pairs of each spectrum at two velocities that teach one node to be the RV
+    # their information; a decoder ending in a Doppler layer driven by node 0, and label-free pairs of each spectrum at
+    # two velocities that teach node 0 the velocity differences (and the other nodes to ignore them)
     'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.8, beta=0.005), kl_reduction='group',
-                  every=None, clip=1.0, one_cycle=True, doppler=None, pairs=dict(v_max=100., lam=0.02, min_norm=3., lam_dec=1.)),
+                  every=None, clip=1.0, one_cycle=True, doppler=None, velocity=dict(node=0, scale=100.),
+                  pairs=dict(v_max=100., lam=1.0, min_norm=0., lam_dec=0.)),
+    # the 'cpu' preset of 2026-12-01 (pairs with a learned shift direction, no Doppler layer; 90_paper, section 9)
+    'cpu_v2': dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.8, beta=0.005), kl_reduction='group',
+                   every=None, clip=1.0, one_cycle=True, doppler=None, pairs=dict(v_max=100., lam=0.02, min_norm=3., lam_dec=1.)),
     # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
     'cpu_v1': dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
                    every=None, clip=1.0, one_cycle=True, doppler=None),
@@ -378,7 +401,7 @@ def check_device(device=None) -> str:
 
 def preset_settings(preset) -> dict:
     "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
-    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, 'pairs': None, **preset}
+    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, 'pairs': None, 'velocity': None, **preset}
     if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
     return TRAIN_PRESETS[preset]
 
@@ -390,7 +413,8 @@ def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
     return dict(bs=given(bs, 'bs'), lr=given(lr, 'lr'), kl=dict(given(kl, 'kl')), every=given(every, 'every'), clip=given(clip, 'clip'),
                 one_cycle=given(one_cycle, 'one_cycle'),
                 epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
-                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'), pairs=p.get('pairs'))
+                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'), pairs=p.get('pairs'),
+                velocity=p.get('velocity'))
 
 # %% ../nbs/05_train.ipynb #781298e3
 def _one_run_at_a_time(f):
@@ -421,7 +445,8 @@ def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=
     if per_epoch == 0: raise InputError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
     n_epoch = s['epochs'] if s['epochs'] is not None else (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
     total = n_epoch * per_epoch
-    model = SpectrumVAE(**vae_config(store.grid.length, s['model'])).to(device)
+    velocity = s['velocity'] and dict(s['velocity'], pixels=velocity_pixels(store.grid.wave))
+    model = SpectrumVAE(**vae_config(store.grid.length, s['model']), velocity=velocity).to(device)
     cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
                seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
                epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,

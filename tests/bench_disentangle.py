@@ -6,7 +6,9 @@ per seed, the criteria in the demo summary's style:
 - the MAD > 0.02 count is between 2 and 12 and the active-unit count is within +-2 of it;
 - the decoder uses the RV node: sweeping it over its 2-98 % range shifts decoded lines (relative_shift of the frames)
   by at least half the RV range it encodes.
-Usage: python tests/bench_disentangle.py OUT [--seeds 0 1 2] [--parallel 1] [--extra "--n-targets 500"]
+With `--explain` it also runs `explain.explain_run` on the RV and Teff nodes and prints whether the RV node acts as a
+shift of the km/s per unit its label slope says (within 30 %) and which lines the Teff node moves (issue 16, item 5).
+Usage: python tests/bench_disentangle.py OUT [--seeds 0 1 2] [--parallel 1] [--extra "--n-targets 500"] [--explain]
 A benchmark, not a test: it takes ~10 minutes per seed on one core.
 """
 import argparse, json, subprocess, sys, time, shlex
@@ -34,9 +36,34 @@ def line(seed, c, wall):
             f"{f(c['rv_range'], '.1f')} encoded (ratio {f(c['ratio'], '.2f')}) | {wall:.0f} s | "
             + ' '.join(f"{k}={'ok' if v else 'FAIL'}" for k, v in c['pass'].items()))
 
+def explained(run, rep:dict) -> str:
+    "Issue 16, item 5 on a trained model: is the RV node shift-like with the km/s per unit its label slope says (within 30 %)?"
+    import numpy as np
+    from stellar_nbs.explain import explain_run
+    from stellar_nbs.train import load_latents
+    from stellar_nbs.report import run_labels
+    b = rep.get('best_node', {}); nodes = [b[l]['node'] for l in ('radvel', 'teff') if l in b]
+    if not nodes: return 'explain: no RV/Teff node'
+    res = explain_run(run, nodes=sorted(set(nodes)), figures=False)
+    mu, _, index = load_latents(run); lab = run_labels(run, index)
+    out = []
+    if 'radvel' in b:
+        k = b['radvel']['node']; e = res['node'][k] if k in res['node'] else res['node'][str(k)]
+        y = lab['radvel'].to_numpy(float); ok = np.isfinite(y)
+        slope = float(np.polyfit(mu[ok, k], y[ok], 1)[0]); d = e['doppler']
+        r = d['kms_per_unit'] / slope if slope else float('nan')
+        out.append(f"RV node {k}: shift-likeness {d['corr']:.2f}, {d['kms_per_unit']:.1f} km/s per unit vs label slope {slope:.1f} "
+                   f"(ratio {r:.2f}: {'ok' if abs(r - 1) <= 0.3 and abs(d['corr']) >= 0.5 else 'FAIL'})")
+    if 'teff' in b:
+        k = b['teff']['node']; e = res['node'][k] if k in res['node'] else res['node'][str(k)]
+        named = [f"{l['species']} {l['wavelength']:.0f}" for l in e['lines']['lines'] if l.get('species')][:6]
+        out.append(f"Teff node {k}: lines {', '.join(named) or '-'}; {e['summary'][:160] if isinstance(e['summary'], str) else e['summary'][:2]}")
+    return ' | '.join(out)
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('out'); ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--parallel', type=int, default=1); ap.add_argument('--extra', default='')
+    ap.add_argument('--explain', action='store_true', help='also explain the RV and Teff nodes (issue 16, item 5)')
     a = ap.parse_args(); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     todo, running, done = list(a.seeds), {}, {}
     while todo or running:
@@ -50,4 +77,5 @@ if __name__ == '__main__':
                 if p.returncode: print(f"seed {s}: demo failed (rc {p.returncode}), see {out/f'seed{s}.log'}", flush=True); continue
                 rep = json.loads((out/f'seed{s}'/'run'/'report.json').read_text())
                 print(line(s, criteria(rep), done[s]), flush=True)
+                if a.explain: print(f'seed {s}: ' + explained(out/f'seed{s}'/'run', rep), flush=True)
         time.sleep(2)

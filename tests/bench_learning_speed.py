@@ -1,15 +1,18 @@
 """Speed of learning (benchmark print, not a test): spectrum passes needed before the RV and the Teff label each have a
-node with KSG MI >= 1 nat, for the old `cpu` recipe (preset `cpu_v1`) and the current `cpu` preset, on one mock archive.
+node with KSG MI >= 1 nat, for the old `cpu` recipe (`old`: preset `cpu_v1`), the first study's (`v2`: `cpu_v2`) and the
+current `cpu` preset (`new`), on one mock archive.
 
 Every `--every` epochs a callback encodes all spectra (eval mode, latent means), takes for RV and Teff the largest KSG MI
 over the nodes (`mutual_info.mi_ksg`, labels from the store) and appends a row to OUT/learning_speed.csv
 (recipe, epoch, passes, rv_mi, rv_node, teff_mi, teff_node, n_mad, n_active). Usage:
-    python tests/bench_learning_speed.py OUT [--n-targets 500] [--grid 4000:6900:1.0] [--every 5] [--recipes old new]
+    python tests/bench_learning_speed.py OUT [--n-targets 500] [--grid 4000:6900:1.0] [--every 5] [--recipes old v2 new]
 Each recipe trains on one core; `--parallel` runs both at once (one core each).
 """
 import argparse, json, sys, time, subprocess
 from pathlib import Path
 import numpy as np, pandas as pd
+
+RECIPES = {'old': 'cpu_v1', 'v2': 'cpu_v2', 'new': 'cpu'}     # recipe name in the CSV -> training preset
 
 def probe_row(model, store, labels, recipe, epoch, passes):
     import torch
@@ -33,7 +36,7 @@ def train_one(recipe, store_dir, out, every, seed):
     from stellar_nbs.train import train_run
     store = Store(store_dir)
     labels = pd.read_csv(Path(store_dir)/'labels.csv').set_index('dp_id').reindex(store.dp_ids)
-    preset = 'cpu_v1' if recipe == 'old' else 'cpu'
+    preset = RECIPES.get(recipe, recipe)
     csv = Path(out)/'learning_speed.csv'
     class Probe(Callback):
         order = 90

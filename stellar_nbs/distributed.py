@@ -14,7 +14,7 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.data.core import DataLoaders
 from .spectra import Grid, InputError
-from .store import Store, prepare, find_fits, read_catalog, _atomic_write
+from .store import Store, prepare, find_fits, read_catalog, read_metadata, _atomic_write
 from .data import store_dataloaders
 from .train import train_run, load_model, default_device, encode_rows, write_latents
 
@@ -85,6 +85,14 @@ def _merged_catalog(stores) -> pd.DataFrame:
     cat['row'] = pd.array(rows, dtype='Int64')
     return cat
 
+def _merge_metadata(stores, new_row:dict, dest:Path):
+    "The shards' `metadata.csv` (header values per spectrum) renumbered to the merged rows; rows kept once."
+    metas = [read_metadata(s).assign(row=lambda m, k=k: [new_row.get((k, int(r))) for r in m.row]) for k, s in enumerate(stores)]
+    metas = [m[m.row.notna()] for m in metas if len(m)]
+    if not metas: return
+    meta = pd.concat(metas).astype({'row': int}).sort_values('row')
+    _atomic_write(dest/'metadata.csv', meta.to_csv(index=False))
+
 def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
     "Concatenate shard stores (a list, or a store folder with `shards/`) into the store `dest`, in bounded memory."
     folders = _shard_folders(shards)
@@ -111,6 +119,7 @@ def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
     _atomic_write(dest/'grid.json', json.dumps(grid.to_dict(), indent=1))
     shutil.copyfile(folders[0]/'prepare.json', dest/'prepare.json')
     _atomic_write(dest/'catalog.csv', cat.drop(columns=['_shard', '_row']).to_csv(index=False))
+    _merge_metadata(stores, dict(zip(zip(src_shard.tolist(), src_row.tolist()), ok.row.astype(int).tolist())), dest)
     os.replace(partial, dest/'flux.npy')
     return Store(dest)
 

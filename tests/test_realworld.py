@@ -5,7 +5,7 @@ import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from stellar_nbs.spectra import Grid, InputError
-from stellar_nbs.mock import mock_archive
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, _locked
 from stellar_nbs.train import train_run, encode_store
 from stellar_nbs import cli

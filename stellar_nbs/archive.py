@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timedelta
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastprogress.fastprogress import progress_bar
+from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
 from .spectra import InputError
 from .mock import R_HARPS, GAIN, DETRON, Spectrograph, vmic_vmac
 

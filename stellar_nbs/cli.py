@@ -34,7 +34,7 @@ def mock_command(out:str,                 # folder to write the mock archive (FI
          odd:int=0,               # how many odd spectra of each kind (emission, sb2, broken) to inject
          n_exposures_max:int=40): # cap on exposures per star
     "Generate a physics-based mock HARPS archive with truth labels."
-    from stellar_nbs.mock import mock_archive
+    from stellar_nbs.archive import mock_archive
     odd_spec = {'emission': odd, 'sb2': odd, 'broken': odd} if odd else None
     truth = mock_archive(out, n_targets=n_targets, seed=seed, grid=parse_grid(grid), odd=odd_spec,
                          n_exposures_max=n_exposures_max)
@@ -224,7 +224,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
          workers:int=2,           # processes for preparing the store
          threads:int=1):          # CPU threads for torch
     "The whole chain on the embedded mock archive, with a summary at the end."
-    from stellar_nbs.mock import mock_archive
+    from stellar_nbs.archive import mock_archive
     from stellar_nbs.store import prepare as _prepare
     from stellar_nbs.train import train_run, encode_store
     from stellar_nbs.report import analyse_run

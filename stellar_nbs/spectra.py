@@ -9,7 +9,7 @@ __all__ = ['HARPS_GAP', 'HARPS', 'META_KEYS', 'META_CARDS', 'WAVE_COLUMNS', 'FLU
            'AllNaNError', 'Spectrum', 'dp_id_from_name', 'header_meta', 'angstrom_per_unit', 'wcs_wave',
            'checked_arrays', 'raw_header', 'fast_arrays', 'astropy_arrays', 'read_spectrum', 'lattice_offset',
            'pixel_edges', 'rebin', 'nonphysical_pixels', 'Screened', 'screen_flux', 'GriddedSpectrum', 'normalised',
-           'to_grid', 'plot_gridded', 'vacuum_to_air', 'air_to_vacuum']
+           'to_grid', 'plot_gridded', 'vacuum_to_air', 'air_to_vacuum', 'interactive_output', 'progress_bar']
 
 # %% ../nbs/00_spectra.ipynb #983e05fd
 import json, math, os, re, warnings
@@ -632,3 +632,23 @@ def air_to_vacuum(wave):
     "Vacuum wavelengths (Å) from air ones (N. Piskunov's inversion of `vacuum_to_air`)."
     s2 = (1e4 / np.asarray(wave, np.float64)) ** 2
     return wave * (1 + 0.00008336624212083 + 0.02408926869968 / (130.1065924522 - s2) + 0.0001599740894897 / (38.92568793293 - s2))
+
+# %% ../nbs/00_spectra.ipynb #b0a5e002
+def interactive_output(stream=None,    # where a bar would be drawn (default: `sys.stdout`)
+                       notebook=None    # whether we run in a notebook (default: fastprogress' own test)
+                      ) -> bool:
+    "True where a progress bar redraws in place: a notebook, or a terminal; False for a log file or a pipe."
+    import sys
+    if notebook is None: from fastprogress.core import IN_NOTEBOOK as notebook
+    stream = sys.stdout if stream is None else stream
+    try: return bool(notebook) or bool(stream.isatty())
+    except (AttributeError, ValueError): return bool(notebook)     # no isatty, or a closed stream
+
+def progress_bar(gen,                # the iterable to watch
+                 total:int=None,     # its length, when `gen` has none
+                 interactive=None,   # draw the bar (default: `interactive_output()`)
+                 **kwargs):          # passed on to fastprogress' `progress_bar`
+    "fastprogress' `progress_bar` over `gen` where output is interactive; `gen` itself elsewhere (quiet logs)."
+    if not (interactive_output() if interactive is None else interactive): return gen
+    from fastprogress.fastprogress import progress_bar as bar
+    return bar(gen, total=total, **kwargs)

@@ -17,7 +17,7 @@ from functools import cached_property
 from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastprogress.fastprogress import progress_bar
+from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
 from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name, InputError, BusyError
 
 # %% ../nbs/02_store.ipynb #b66ff669

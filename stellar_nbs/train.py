@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
-           'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'adam', 'vae_learner', 'array_dataloaders',
+           'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'EpochLog', 'adam', 'vae_learner', 'array_dataloaders',
            'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction', 'equivariance_penalty',
            'velocity_consistency', 'default_device', 'check_device', 'preset_settings', 'train_run', 'save_model',
            'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
@@ -26,7 +26,7 @@ from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
-from fastprogress.fastprogress import progress_bar
+from .spectra import progress_bar, interactive_output     # bars in terminals and notebooks, none in logs
 from .model import SpectrumVAE, vae_config, velocity_pixels
 from .store import Store, _atomic_write, _locked
 from .spectra import Grid, InputError, check_number
@@ -191,6 +191,23 @@ class _FinishPartialEpoch(Callback):
         self.remaining -= 1
         if self.remaining <= 0: self.remaining = None; raise CancelTrainException()
 
+# %% ../nbs/05_train.ipynb #e70c1001
+class EpochLog(Callback):
+    "Training progress for a log file (output not a terminal or notebook): the metric names, then one line per epoch."
+    order = 60                                    # where fastai's ProgressCallback sits, which it replaces
+    def before_fit(self):
+        self.old_logger = self.learn.logger
+        if getattr(self.old_logger, '__name__', '') == 'noop': return   # `no_logging()` (lr_find, validate): quiet
+        self.widths = [max(len(n), 9) for n in self.recorder.metric_names]
+        self.learn.logger = self._line
+        self._line(self.recorder.metric_names)
+
+    def _line(self, log):
+        cols = [f'{v:.6f}' if isinstance(v, float) else str(v) for v in log]
+        print('  '.join(c.ljust(w) for c, w in zip(cols, self.widths)).rstrip(), flush=True)
+
+    def after_fit(self): self.learn.logger = self.old_logger
+
 # %% ../nbs/05_train.ipynb #436b7cae
 def adam(params, lr=1e-4, **kwargs):
     "PyTorch's Adam (no weight decay) in fastai's optimiser interface."
@@ -219,9 +236,10 @@ def vae_learner(dls, model:nn.Module, lr:float=1e-4, kl:dict=None, kl_reduction:
     learn = Learner(dls, net, loss_func=BottleneckLoss(kl_reduction=kl_reduction), opt_func=adam, lr=lr,
                     metrics=[LossPart('recon'), LossPart('kl')], cbs=cbs, path=path, model_dir='.')
     learn.recorder.train_metrics = True
-    if not progress:
+    if not progress or not interactive_output():    # no bars; where output is a log, one line per epoch instead
         learn.remove_cbs(learn.cbs.filter(lambda c: type(c).__name__ == 'ProgressCallback'))
-        learn.logger = noop
+        if progress: learn.add_cb(EpochLog())
+        else: learn.logger = noop
     return learn
 
 # %% ../nbs/05_train.ipynb #f103ce1c

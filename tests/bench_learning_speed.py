@@ -60,7 +60,7 @@ if __name__ == '__main__':
     store_dir = out/'store'
     if a._one: train_one(a._one, store_dir, out, a.every, a.seed); sys.exit(0)
     if not (store_dir/'grid.json').exists():
-        from stellar_nbs.mock import mock_archive
+        from stellar_nbs.archive import mock_archive
         from stellar_nbs.store import prepare
         from stellar_nbs.spectra import Grid
         g = Grid.parse(a.grid)

@@ -8,7 +8,8 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from stellar_nbs.spectra import Grid
-from stellar_nbs.mock import Spectrograph, mock_archive, stellar_lines, write_adp
+from stellar_nbs.mock import Spectrograph, stellar_lines
+from stellar_nbs.archive import mock_archive, write_adp
 
 def clock(f, n=1):
     w, c = time.perf_counter(), time.process_time()

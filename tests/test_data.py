@@ -5,7 +5,7 @@ from scipy.stats import chisquare
 from fastai.learner import Learner
 import fastai.callback.progress   # Learner.no_bar
 from stellar_nbs.spectra import Grid
-from stellar_nbs.mock import mock_archive
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare
 from stellar_nbs.data import store_dataloaders, iter_store, split_by_target, target_weights, target_groups
 

@@ -3,7 +3,7 @@ import json, shutil, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from stellar_nbs.spectra import Grid
-from stellar_nbs.mock import mock_archive
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import Store, prepare
 from stellar_nbs.data import iter_store
 from stellar_nbs.train import train_run, encode_store, load_model, load_latents

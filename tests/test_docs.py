@@ -1,13 +1,11 @@
 """The docs site: build it from the notebooks (nbdev's processing + MkDocs Material) and check every page.
 
 One build (about a minute on 2 cores) is shared by the tests below."""
-import re
+import re, shutil
 from pathlib import Path
 
 import pytest, yaml
-from nbdev.config import get_config
-from nbdev.quarto import _nbdev_yml
-from stellar_nbs.docs import build_docs, check_docs, doc_notebooks, page_name, page_names
+from build_docs import build_docs, check_docs, doc_notebooks, page_name, page_names   # tests/tools (conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
@@ -51,19 +49,24 @@ def test_site_works_offline(site):
     assert 'fonts.googleapis.com' not in index
     assert (site.site/'search'/'search_index.js').exists() or (site.site/'search'/'search_index.json').exists()
 
-def test_quarto_configuration_is_valid():
+def test_quarto_configuration_is_valid(tmp_path):
     "`nbdev_docs` (for users with Quarto) reads nbs/_quarto.yml and nbs/nbdev.yml."
+    import subprocess, sys
     quarto = yaml.safe_load((NBS/'_quarto.yml').read_text())
     assert quarto['project']['type'] == 'website'
     assert 'nbdev.yml' in quarto['metadata-files']
-    cfg = get_config(path=ROOT)
-    vals = {k: cfg[k] for k in ['title', 'description', 'branch', 'git_url', 'doc_host', 'doc_baseurl']}
-    vals['doc_path'] = cfg.doc_path.name
-    # what nbdev's refresh_quarto_yml would write: nbdev.yml in sync with settings.ini
-    assert yaml.safe_load((NBS/'nbdev.yml').read_text()) == yaml.safe_load(_nbdev_yml.format(**vals))
+    # nbdev.yml in sync with settings.ini: what nbdev's `refresh_quarto_yml` writes into a copy of the project
+    # (in a process of its own: nbdev caches the configuration of the first project it sees)
+    shutil.copy(ROOT/'settings.ini', tmp_path/'settings.ini')
+    (tmp_path/'nbs').mkdir()
+    shutil.copy(NBS/'_quarto.yml', tmp_path/'nbs'/'_quarto.yml')
+    res = subprocess.run([sys.executable, '-c', 'from nbdev.quarto import refresh_quarto_yml; refresh_quarto_yml()'],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert yaml.safe_load((NBS/'nbdev.yml').read_text()) == yaml.safe_load((tmp_path/'nbs'/'nbdev.yml').read_text())
 
 def test_command_line_help():
     import subprocess, sys
-    res = subprocess.run([sys.executable, '-m', 'stellar_nbs.docs', '--help'], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run([sys.executable, 'tests/tools/build_docs.py', '--help'], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
-    assert '--execute' in res.stdout and '--dest' in res.stdout
+    assert '--execute' in res.stdout and '--dest' in res.stdout and '--readme' in res.stdout

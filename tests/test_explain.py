@@ -6,7 +6,8 @@ import numpy as np, pandas as pd, pytest, torch, torch.nn as nn
 import matplotlib; matplotlib.use('Agg')
 from stellar_nbs.spectra import Grid
 from stellar_nbs.ccf import doppler_factor
-from stellar_nbs.mock import mock_archive, stellar_lines, line_tau0, SUN, Spectrograph
+from stellar_nbs.mock import stellar_lines, line_tau0, SUN, Spectrograph
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, Store, read_metadata
 from stellar_nbs.explain import (explain_run, observing_metadata, decoder_response, continuum_part, doppler_likeness,
                                  line_part, time_step, node_summary)

@@ -6,7 +6,7 @@ import numpy as np, pandas as pd, pytest, torch
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from stellar_nbs.spectra import Grid
-from stellar_nbs.mock import mock_archive
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, Store
 from stellar_nbs.train import train_run, encode_store, load_latents
 from stellar_nbs.explore import LatentIndex, traverse, plot_traversal, traversal_html, clip_windows

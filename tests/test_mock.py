@@ -8,7 +8,8 @@ import pytest
 from astropy.io import fits
 
 import stellar_nbs.mock as mock
-from stellar_nbs.mock import Spectrograph, mock_archive, synth_spectrum, stellar_lines, draw_targets
+from stellar_nbs.mock import Spectrograph, synth_spectrum, stellar_lines
+from stellar_nbs.archive import mock_archive, draw_targets
 from stellar_nbs.ccf import ccf, ccf_rv, der_snr, continuum, doppler_factor, BUNDLED_LINELISTS
 from stellar_nbs.spectra import Grid, read_spectrum, to_grid, HARPS_GAP
 

@@ -154,7 +154,7 @@ def test_run_folder_contents(tmp_path):
 
 @pytest.fixture(scope='module')
 def mock_store(tmp_path_factory):
-    from stellar_nbs.mock import mock_archive
+    from stellar_nbs.archive import mock_archive
     from stellar_nbs.store import prepare
     work = tmp_path_factory.mktemp('mock')
     grid = Grid.parse('5000:5600:0.5')

@@ -8,6 +8,9 @@
 - `collect.py` + `tocsv.py OUT.csv`: the rows into nbs/data/disentangle_study.csv.
 - `make_gen.py` / `gen_run.sh`: the generalisation archive (seed 7, other population, 3600-7400 Å at 0.9 Å,
   flux-normalised) and the cpu preset with its defaults on it.
-- `accept_csv.py`: nbs/data/acceptance.csv from the run folders of tests/bench_disentangle.py.
-The winning levers live in the package: `BottleneckLoss(kl_reduction='group')`, `DopplerAugment`, `DopplerPairs`.
+- `accept_csv.py ACCEPT_DIR OUT.csv`: nbs/data/acceptance.csv from the run folders of tests/bench_disentangle.py (with
+  `--explain`: the RV node's km/s per unit against its label slope, the Teff node's lines).
+- `demo_row.py DEMO_OUT NAME CONFIGURATION [--chosen]`: one row of the study CSV from a demo folder.
+The winning levers live in the package: `BottleneckLoss(kl_reduction='group')`, `DopplerPairs` with
+`train.velocity_consistency`, the Doppler layer of `model.SpectrumVAE` (`velocity=`); `DopplerAugment` stays available.
 """

@@ -1,14 +1,35 @@
+"nbs/data/acceptance.csv from the run folders of tests/bench_disentangle.py: accept_csv.py ACCEPT_DIR OUT.csv"
 import json, sys, re
 from pathlib import Path
-sys.path.insert(0, '/work/main/tests')
+import numpy as np, pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_disentangle import criteria
-import pandas as pd
+from stellar_nbs.train import load_latents
+from stellar_nbs.report import run_labels
+
+def explain_columns(run, c):
+    "Issue 16, item 5 on the trained model, from RUN/explain.json (bench_disentangle --explain): RV node km/s per unit, Teff node's lines."
+    p = run/'explain.json'
+    if not p.exists() or c['rv_node'] is None: return {}
+    ex = json.loads(p.read_text())['node']
+    out = {}
+    e = ex.get(str(c['rv_node']))
+    if e:
+        mu, _, index = load_latents(run); y = run_labels(run, index)['radvel'].to_numpy(float); ok = np.isfinite(y)
+        slope = float(np.polyfit(mu[ok, c['rv_node']], y[ok], 1)[0])
+        out.update(rv_shift_corr=e['doppler']['corr'], rv_kms_per_unit=e['doppler']['kms_per_unit'], rv_label_slope=slope,
+                   rv_per_unit_ratio=e['doppler']['kms_per_unit'] / slope)
+    e = ex.get(str(c['teff_node']))
+    if e: out['teff_node_lines'] = ', '.join(f"{l['species']} {l['wave']:.0f}" for l in e['lines']['lines'] if l.get('species'))[:80]
+    return out
+
 rows = []
-for d in sorted(Path('/work/accept').glob('seed*/run/report.json')):
+acc = Path(sys.argv[1])
+for d in sorted(acc.glob('seed*/run/report.json')):
     seed = int(d.parts[-3][4:]); c = criteria(json.loads(d.read_text()))
-    log = (d.parents[2]/f'seed{seed}.log').read_text(errors='ignore')
+    log = (acc/f'seed{seed}.log').read_text(errors='ignore')
     m = re.findall(r'\[\s*(\d+) s\] done', log)
     rows.append(dict(seed=seed, rv_node=c['rv_node'], rv_mi=c['rv_mi'], teff_node=c['teff_node'], teff_mi=c['teff_mi'], n_mad=c['n_mad'],
                      n_active=c['n_active'], rv_decoded_shift_kms=c['shift'], rv_encoded_range_kms=c['rv_range'], shift_ratio=c['ratio'],
-                     demo_wall_s=int(m[-1]) if m else None, **{f'pass_{k}': v for k, v in c['pass'].items()}))
-df = pd.DataFrame(rows); df.to_csv(sys.argv[1], index=False, float_format='%.4g'); print(df.to_string())
+                     demo_wall_s=int(m[-1]) if m else None, **{f'pass_{k}': v for k, v in c['pass'].items()}, **explain_columns(d.parent, c)))
+df = pd.DataFrame(rows); df.to_csv(sys.argv[2], index=False, float_format='%.4g'); print(df.to_string())

@@ -1,5 +1,5 @@
 import sys
-from stellar_nbs.mock import mock_archive
+from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare
 from stellar_nbs.spectra import Grid
 out, grid, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

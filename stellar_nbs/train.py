@@ -37,7 +37,8 @@ class BottleneckLoss:
     "Masked L1 reconstruction (mean over valid pixels) + `w_kl` * KL(q||N(0,I)) (mean, sum or group-sqrt over nodes, mean over spectra)."
     def __init__(self, w_kl:float=0.,          # weight of the KL term (set by `KLWarmup` during training)
                  kl_reduction:str='mean',      # 'mean' or 'sum' over nodes, or 'group': sum over nodes of sqrt(batch-mean KL + eps)
-                 eps:float=1e-3):              # floor under each node's KL in 'group' (bounds the price of the first nat)
+                 eps:float=1e-3,               # floor under each node's KL in 'group' (bounds the price of the first nat)
+                 free_nodes=()):               # nodes that pay no KL (the Doppler layer's node: its scale is physical, km/s)
         if kl_reduction not in ('sum', 'mean', 'group'): raise ValueError(f"kl_reduction must be 'sum', 'mean' or 'group', got {kl_reduction!r}")
         store_attr()
         self.recon = self.kl = torch.tensor(0.)
@@ -49,6 +50,7 @@ class BottleneckLoss:
         if n_valid == 0: raise ValueError("batch has no valid pixels: every pixel is masked")
         rec = ((recon.float() - target.float()).abs() * valid).sum() / n_valid
         kl_nodes = -0.5 * (1 + logvar.float() - mu.float()**2 - logvar.float().exp())
+        if self.free_nodes: kl_nodes = kl_nodes.index_fill(1, torch.as_tensor(list(self.free_nodes), device=kl_nodes.device), 0.)
         kl = (kl_nodes.mean(1) if self.kl_reduction == 'mean' else kl_nodes.sum(1)).mean()   # 'group' logs nats per spectrum
         self.recon, self.kl = rec.detach(), kl.detach()
         if self.kl_reduction == 'group': return rec + self.w_kl * torch.sqrt(kl_nodes.mean(0) + self.eps).sum()
@@ -220,6 +222,11 @@ def _precision(precision, device):
     if precision not in (None, 'bf16', 'fp16'): raise ValueError(f"precision must be 'auto', 'bf16', 'fp16' or None, got {precision!r}")
     return precision
 
+def _free_nodes(model) -> tuple:
+    "The node of a Doppler layer, which pays no KL: its unit is fixed at `scale` km/s by the layer, not by the prior."
+    v = getattr(_bare_model(model), 'velocity', None)
+    return (v['node'],) if v else ()
+
 def vae_learner(dls, model:nn.Module, lr:float=1e-4, kl:dict=None, kl_reduction:str='mean', clip:float=None,
                 precision='auto', compile:bool=False, checkpoint=None, every:int=None, history=None,
                 append:bool=False, progress:bool=True, path='.', cbs=None) -> Learner:
@@ -233,7 +240,7 @@ def vae_learner(dls, model:nn.Module, lr:float=1e-4, kl:dict=None, kl_reduction:
     prec = _precision(precision, device)
     if prec: cbs.append(MixedPrecision(amp_mode=prec))
     net = torch.compile(model) if compile else model
-    learn = Learner(dls, net, loss_func=BottleneckLoss(kl_reduction=kl_reduction), opt_func=adam, lr=lr,
+    learn = Learner(dls, net, loss_func=BottleneckLoss(kl_reduction=kl_reduction, free_nodes=_free_nodes(net)), opt_func=adam, lr=lr,
                     metrics=[LossPart('recon'), LossPart('kl')], cbs=cbs, path=path, model_dir='.')
     learn.recorder.train_metrics = True
     if not progress or not interactive_output():    # no bars; where output is a log, one line per epoch instead

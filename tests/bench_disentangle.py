@@ -56,7 +56,7 @@ def explained(run, rep:dict) -> str:
                    f"(ratio {r:.2f}: {'ok' if abs(r - 1) <= 0.3 and abs(d['corr']) >= 0.5 else 'FAIL'})")
     if 'teff' in b:
         k = b['teff']['node']; e = res['node'][k] if k in res['node'] else res['node'][str(k)]
-        named = [f"{l['species']} {l['wavelength']:.0f}" for l in e['lines']['lines'] if l.get('species')][:6]
+        named = [f"{l['species']} {l['wave']:.0f}" for l in e['lines']['lines'] if l.get('species')][:6]
         out.append(f"Teff node {k}: lines {', '.join(named) or '-'}; {e['summary'][:160] if isinstance(e['summary'], str) else e['summary'][:2]}")
     return ' | '.join(out)
 

@@ -23,39 +23,72 @@ from .spectra import InputError
 # %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
 
-def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20) -> pd.DataFrame:
-    "Masked residual statistics per spectrum (arrays (n, length)), one column per name in `RESIDUAL_STATS`."
-    flux, recon, valid = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64), np.atleast_2d(valid)
-    valid = valid & np.isfinite(flux)
-    out = {k: np.full(len(flux), np.nan) for k in RESIDUAL_STATS}
-    for i, (f, r, v) in enumerate(zip(flux, recon, valid)):
-        if v.sum() < 10: continue
-        res = (f - r)[v]
-        d = np.diff(res)[np.diff(np.flatnonzero(v)) == 1]          # differences of neighbouring valid pixels only
-        noise = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2) if len(d) > 5 else np.nan
-        l1 = np.abs(res).mean()
-        out['recon_l1'][i], out['noise'][i] = l1, noise
-        if noise > 0:
-            out['recon_excess'][i] = l1 / (np.sqrt(2 / np.pi) * noise)
-            out['recon_outliers'][i] = (np.abs(res - np.median(res)) > n_sigma * noise).mean()
-            out['recon_emission'][i] = _peak_snr(np.where(v, f - r, 0.) / noise, v, smooth)
-        scatter = 1.4826 * np.median(np.abs(res - np.median(res)))
-        if scatter > 0: out['recon_deficit'][i] = -_window_mean(np.where(v, f - r, 0.), v, wide).min() / scatter
-    return pd.DataFrame(out)
+def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20, device=None) -> pd.DataFrame:
+    "Masked residual statistics per spectrum (arrays (n, length)), one column per name in `RESIDUAL_STATS`; whole batches in NumPy, or in torch on `device` ('cuda')."
+    if device is None: flux, recon, valid = np.atleast_2d(flux), np.atleast_2d(recon), np.atleast_2d(valid)
+    else: flux, recon, valid = (torch.atleast_2d(torch.as_tensor(a)) for a in (flux, recon, valid))
+    step = max(1, (2**21 if device is None else 2**26) // flux.shape[1])     # rows per pass: bounded temporaries
+    parts = []
+    for i in range(0, len(flux), step):
+        if device is None:
+            f, r = (np.asarray(a[i:i + step], np.float64) for a in (flux, recon))
+            v = np.asarray(valid[i:i + step], bool) & np.isfinite(f) & np.isfinite(r)
+        else:
+            f, r = (a[i:i + step].to(device).double() for a in (flux, recon))
+            v = valid[i:i + step].to(device).bool() & torch.isfinite(f) & torch.isfinite(r)
+        with np.errstate(all='ignore'): out = _residual_stats(f, r, v, n_sigma, smooth, wide)
+        parts.append(np.stack([c.cpu().numpy() if torch.is_tensor(c) else c for c in out], 1))
+    return pd.DataFrame(np.concatenate(parts) if parts else np.zeros((0, len(RESIDUAL_STATS))), columns=list(RESIDUAL_STATS))
 
-def _window_mean(x, valid, k:int) -> np.ndarray:
-    "Mean of `x` over the valid pixels of each `k`-pixel window (windows at least half valid)."
-    n = uniform_filter1d(valid.astype(np.float64), k, mode='constant')
-    s = uniform_filter1d(x, k, mode='constant')
-    ok = n >= 0.5
-    return s[ok] / n[ok] if ok.any() else np.array([np.nan])
+def _residual_stats(f, r, v, n_sigma, smooth, wide) -> tuple:
+    "The statistics of `residual_stats` for rows of NumPy arrays or torch tensors (float64, `v` the valid mask)."
+    xp = torch if torch.is_tensor(f) else np
+    nan = float('nan')
+    vf = v.double() if xp is torch else v.astype(np.float64)
+    n_v = vf.sum(1)
+    e = xp.where(v, f - r, 0.)                                   # residual, 0 where invalid
+    pair = v[:, 1:] & v[:, :-1]                                      # neighbouring valid pixels
+    d = e[:, 1:] - e[:, :-1]
+    md = _masked_median(d, pair)
+    noise = 1.4826 * _masked_median(abs(d - md[:, None]), pair) / np.sqrt(2)
+    noise = xp.where(pair.sum(1) > 5, noise, nan)
+    l1 = abs(e).sum(1) / n_v
+    mres = _masked_median(e, v)
+    pos = noise > 0
+    safe = xp.where(pos, noise, 1.)
+    excess = xp.where(pos, l1 / (np.sqrt(2 / np.pi) * safe), nan)
+    outliers = xp.where(pos, ((abs(e - mres[:, None]) > n_sigma * safe[:, None]) & v).sum(1) * 1. / n_v, nan)
+    nk, sk = _box(vf, smooth) * smooth, _box(e / safe[:, None], smooth) * smooth
+    ok = nk >= max(1, smooth / 2)
+    emission = xp.where(pos & ok.any(1), _row_max(xp.where(ok, sk / (nk + 1e-300) ** 0.5, -np.inf)), nan)
+    scatter = 1.4826 * _masked_median(abs(e - mres[:, None]), v)
+    nw, sw = _box(vf, wide), _box(e, wide)
+    okw = nw >= 0.5
+    low = -_row_max(xp.where(okw, -sw / (nw + 1e-300), -np.inf))
+    deficit = xp.where((scatter > 0) & okw.any(1), -low / xp.where(scatter > 0, scatter, 1.), nan)
+    few = n_v < 10                                                   # too few valid pixels: no statistic at all
+    return tuple(xp.where(few, nan, c) for c in (l1, noise, excess, outliers, emission, deficit))
 
-def _peak_snr(z, valid, k:int) -> float:
-    "Largest mean of `z` over `k` neighbouring valid pixels, times sqrt(number of them): the S/N of the strongest positive feature."
-    n = uniform_filter1d(valid.astype(np.float64), k, mode='constant') * k
-    s = uniform_filter1d(z, k, mode='constant') * k
-    ok = n >= max(1, k / 2)
-    return float((s[ok] / np.sqrt(n[ok])).max()) if ok.any() else np.nan
+def _masked_median(a, ok):
+    "Median of each row of `a` over the entries where `ok` (NaN for a row without any)."
+    if not torch.is_tensor(a):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)          # all-invalid rows give NaN
+            return np.nanmedian(np.where(ok, a, np.nan), 1)
+    s = torch.where(ok, a, torch.full_like(a, float('inf'))).sort(1).values
+    c = ok.sum(1)
+    lo, hi = ((c - 1) // 2).clamp(min=0), (c // 2).clamp(max=a.shape[1] - 1)
+    m = (s.gather(1, lo[:, None]) + s.gather(1, hi[:, None]))[:, 0] / 2
+    return torch.where(c > 0, m, torch.full_like(m, float('nan')))
+
+def _box(x, k:int):
+    "Running mean over `k` pixels along rows, zeros beyond the ends (scipy's `uniform_filter1d(mode='constant')`)."
+    if not torch.is_tensor(x): return uniform_filter1d(x, k, axis=1, mode='constant')
+    p = torch.nn.functional.pad(x, (k // 2 + 1, (k - 1) // 2))
+    c = p.cumsum(1)
+    return (c[:, k:] - c[:, :-k]) / k
+
+def _row_max(x): return x.amax(1) if torch.is_tensor(x) else x.max(1)
 
 # %% ../nbs/08a_anomalies.ipynb #74bf0f5e
 COMPANION_STATS = ('recon_companion', 'companion_depth', 'companion_rv')

@@ -93,29 +93,73 @@ def _row_max(x): return x.amax(1) if torch.is_tensor(x) else x.max(1)
 # %% ../nbs/08a_anomalies.ipynb #74bf0f5e
 COMPANION_STATS = ('recon_companion', 'companion_depth', 'companion_rv')
 
-def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=300.) -> pd.DataFrame:
-    "Deepest line system in the residual CCF away from the star's own velocity: significance, depth and velocity [km/s]."
+def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=300., device=None) -> pd.DataFrame:
+    "Deepest line system in the residual CCF away from the star's own velocity: significance, depth and velocity [km/s]; torch on `device` when given."
     wave = np.asarray(wave, np.float64)
-    flux, recon = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64)
-    valid = np.atleast_2d(valid) & np.isfinite(flux)
+    if device is None:
+        flux, recon = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64)
+        valid = np.atleast_2d(valid) & np.isfinite(flux)
+    else:
+        flux, recon = (torch.atleast_2d(torch.as_tensor(a)).to(device, torch.float64) for a in (flux, recon))
+        valid = torch.atleast_2d(torch.as_tensor(valid)).to(device).bool() & torch.isfinite(flux)
     px = np.median(np.diff(wave) / wave[1:]) * C_KMS
     exclude = max(25., 2 * px) if exclude is None else exclude
-    cont = np.ones_like(flux)                                     # the continuum of each row from its valid pixels
-    for i, (f, v) in enumerate(zip(flux, valid)):
-        if v.sum() > 10: cont[i, v] = continuum(wave[v], f[v])
+    cont = _continuum_rows(wave, flux, valid)                     # the continuum of each row from its valid pixels
     with np.errstate(invalid='ignore', divide='ignore'):
         lines, res = flux / cont - 1, (flux - recon) / cont
-    v, c = ccf_batch(wave, np.r_[lines, res], np.r_[valid, valid], v_max=v_max)     # one call: the masks are shared
-    c_star, c_res = c[:len(flux)], c[len(flux):]
-    out = pd.DataFrame({k: np.nan for k in COMPANION_STATS}, index=range(len(flux)))
-    for i in range(len(flux)):
-        if not np.isfinite(c_star[i]).any(): continue
-        away = (np.abs(v - v[np.nanargmin(c_star[i])]) > exclude) & np.isfinite(c_res[i])
-        if away.sum() < 3: continue
-        c = c_res[i][away]; j = np.argmin(c); med = np.median(c)
-        scatter = 1.4826 * np.median(np.abs(c - med))
-        out.loc[i] = (med - c[j]) / scatter if scatter > 0 else np.nan, med - c[j], v[away][j]
+    cat = np.concatenate if device is None else torch.cat
+    v, c = ccf_batch(wave, cat([lines, res]), cat([valid, valid]), v_max=v_max, device=device)   # one call: the masks are shared
+    return _deepest_away(v, c[:len(flux)], c[len(flux):], exclude)
+
+def _deepest_away(v, c_star, c_res, exclude) -> pd.DataFrame:
+    "Per row: significance, depth and velocity of the deepest residual-CCF dip more than `exclude` km/s from the star's own dip."
+    out = pd.DataFrame({k: np.nan for k in COMPANION_STATS}, index=range(len(c_star)))
+    has = np.isfinite(c_star).any(1)
+    star = np.argmin(np.where(np.isfinite(c_star), c_star, np.inf), 1)
+    away = (np.abs(v[None] - v[star][:, None]) > exclude) & np.isfinite(c_res)
+    ok = has & (away.sum(1) >= 3)
+    if not ok.any(): return out
+    c = np.where(away, c_res, np.nan)[ok]
+    j = np.argmin(np.where(np.isnan(c), np.inf, c), 1); low = c[np.arange(len(c)), j]
+    med = np.nanmedian(c, 1); scatter = 1.4826 * np.nanmedian(np.abs(c - med[:, None]), 1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        out.loc[ok, 'recon_companion'] = np.where(scatter > 0, (med - low) / scatter, np.nan)
+    out.loc[ok, 'companion_depth'], out.loc[ok, 'companion_rv'] = med - low, v[j]
     return out
+
+def _continuum_rows(wave, flux, valid, width:float=5., q:float=95.):
+    "`ccf.continuum` of every row over its valid pixels (ones where fewer than 11), for all rows sharing a mask at once."
+    xp = torch if torch.is_tensor(flux) else np
+    cont = xp.ones_like(flux)
+    ok = valid.cpu().numpy() if xp is torch else valid
+    groups = {}
+    for i, o in enumerate(ok): groups.setdefault(np.packbits(o).tobytes(), []).append(i)
+    for idx in groups.values():
+        v = ok[idx[0]]
+        if v.sum() <= 10: continue
+        w, sel = wave[v], np.flatnonzero(v)
+        rows = idx if xp is np else torch.as_tensor(idx, device=flux.device)
+        f = flux[rows][:, sel if xp is np else torch.as_tensor(sel, device=flux.device)]
+        n = max(int(round(width / np.median(np.diff(w)))), 3); m = len(w) // n
+        if m < 2: c = _percentile_last(f, q)[:, None] + 0. * f
+        else:
+            level = _percentile_last(f[:, :m * n].reshape(len(idx), m, n), q)
+            centres = w[:m * n].reshape(m, n).mean(1)
+            j = np.clip(np.searchsorted(centres, w, 'right') - 1, 0, m - 2)
+            t = np.clip((w - centres[j]) / (centres[j + 1] - centres[j]), 0, 1)
+            if xp is torch: j, t = torch.as_tensor(j, device=flux.device), torch.as_tensor(t, device=flux.device)
+            c = level[:, j] * (1 - t) + level[:, j + 1] * t           # np.interp between the window centres
+            floor = 1e-30 * xp.clip(level.max(1)[0] if xp is torch else level.max(1), 1e-30, None)
+            c = xp.maximum(c, floor[:, None])
+        if xp is np: cont[np.ix_(idx, sel)] = c
+        else: cont[rows[:, None], torch.as_tensor(sel, device=flux.device)[None]] = c
+    return cont
+
+def _percentile_last(a, q:float):
+    "The `q` percentile along the last axis, linear interpolation (NumPy's default), for arrays or tensors."
+    if not torch.is_tensor(a): return np.percentile(a, q, axis=-1)
+    s = a.sort(-1).values; h = (a.shape[-1] - 1) * q / 100; lo = int(np.floor(h)); hi = min(lo + 1, a.shape[-1] - 1)
+    return s[..., lo] + (h - lo) * (s[..., hi] - s[..., lo])
 
 # %% ../nbs/08a_anomalies.ipynb #cf36fdc8
 def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1., wide_aa:float=10.,
@@ -131,9 +175,12 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
             flux = np.asarray(store.flux[np.sort(r)], dtype=np.float32)[np.argsort(np.argsort(r))]
             valid = np.isfinite(flux)
             x = torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev)
-            recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float().cpu().numpy()
-            stats = residual_stats(flux, recon, valid, n_sigma, k, kw)
-            if companions: stats = pd.concat([stats, companion_stats(store.grid.wave, flux, recon, valid)], axis=1)
+            recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float()
+            gpu = torch.device(dev).type == 'cuda'                  # on a GPU the statistics stay there too
+            if gpu: flux, valid = x[:, 0].masked_fill(~torch.from_numpy(valid).to(dev), float('nan')), torch.from_numpy(valid).to(dev)
+            else: recon = recon.cpu().numpy()
+            stats = residual_stats(flux, recon, valid, n_sigma, k, kw, device=dev if gpu else None)
+            if companions: stats = pd.concat([stats, companion_stats(store.grid.wave, flux, recon, valid, device=dev if gpu else None)], axis=1)
             parts.append(stats)
     return pd.concat(parts, ignore_index=True).set_index(pd.Index(rows, name='row'))
 

@@ -210,8 +210,8 @@ def robust_z(x, log:bool=False, reference=None) -> np.ndarray:
     return (x - lc) / ls
 
 # %% ../nbs/08a_anomalies.ipynb #65c83483
-def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=2048) -> np.ndarray:
-    "Indices (n, k) of each row's `k` nearest rows in standardised latent space, excluding itself and rows of its group."
+def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=2048, device=None) -> np.ndarray:
+    "Indices (n, k) of each row's `k` nearest rows in standardised latent space, excluding itself and rows of its group; exact search in torch on `device` when given."
     x = np.asarray(latents, dtype=np.float64)
     if nodes is not None: x = x[:, np.asarray(nodes, dtype=np.int64)]
     c, s = robust_standardisation(x); x = (x - c) / s
@@ -220,12 +220,18 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
     n_same = np.zeros(n, np.int64) if g is None else pd.Series(g).map(pd.Series(g).value_counts()).to_numpy() - 1
     k = min(k, n - 1 - int(n_same.min()) if n > 1 else 0)
     if k < 1: raise InputError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
-    tree = NearestNeighbors().fit(x); out = np.empty((n, k), np.int64)
+    x = x.astype(np.float32)                                       # float32 distances: half the memory traffic of the search
+    if device is None:
+        tree = NearestNeighbors().fit(x); search = lambda r, m: tree.kneighbors(x[r], n_neighbors=m, return_distance=False)
+    else:
+        xt = torch.from_numpy(x).to(device)
+        search = lambda r, m: torch.cdist(xt[torch.from_numpy(r).to(device)], xt).topk(m, largest=False).indices.cpu().numpy()
+    out = np.empty((n, k), np.int64)
     order = np.argsort(n_same, kind='stable')                     # rows of big targets together: few need a long query
     for i0 in range(0, n, chunk):
         rows = order[i0:i0 + chunk]
         m = min(n, k + 1 + int(n_same[rows].max()))                 # enough to survive the exclusions
-        ind = tree.kneighbors(x[rows], n_neighbors=m, return_distance=False)
+        ind = search(rows, m)
         keep = ind != rows[:, None]
         if g is not None: keep &= g[ind] != g[rows][:, None]
         keep &= np.cumsum(keep, 1) <= k
@@ -267,7 +273,8 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise InputError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
-    ref = neighbour_reference(mu, nodes, k, groups=table['target']) if reference == 'neighbours' else None
+    gpu = torch.device(device).type == 'cuda'
+    ref = neighbour_reference(mu, nodes, k, groups=table['target'], device=device if gpu else None) if reference == 'neighbours' else None
     z = component_z(table[list(components)], ref)
     table['score'] = _combine(z, how)
     table['driver'] = z.idxmax(axis=1).where(z.notna().any(axis=1), '')

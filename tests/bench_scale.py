@@ -133,8 +133,14 @@ def one(step, n):
     r.update(step=step, n=n, peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print('RESULT ' + json.dumps(r), flush=True)
 
+LIMIT_S = 600          # a measurement that runs longer is stopped; the 270k row is then projected from the smaller sizes
+
 def measure(step, n):
-    p = subprocess.run([sys.executable, __file__, '--one', step, str(n)], capture_output=True, text=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
+    try: p = subprocess.run([sys.executable, __file__, '--one', step, str(n)], capture_output=True, text=True,
+                            env={**os.environ, 'MPLBACKEND': 'Agg'}, timeout=LIMIT_S)
+    except subprocess.TimeoutExpired:
+        print(f"{step:17s} n={n:>8,}  stopped after {LIMIT_S} s (over this machine's budget): projected instead", flush=True)
+        return None
     line = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
     if not line: raise RuntimeError(f"{step} at {n}: no result\n{p.stderr[-3000:]}")
     return json.loads(line[-1][7:])
@@ -150,7 +156,9 @@ def main(steps):
     for step in steps:
         got = []
         for n in SIZES[step]:
-            r = measure(step, n); got.append(r)
+            r = measure(step, n)
+            if r is None: break
+            got.append(r)
             print(f"{step:17s} n={n:>8,}  {r['seconds']:8.2f} s  peak {r['peak_mb']:7.0f} MB  ({r['detail']})", flush=True)
         b = exponent(got) if step not in ('spectra', 'encode', 'loader') else 1.0       # per-spectrum steps: linear by construction
         big = got[-1]; proj = big['seconds'] * (ARCHIVE / big['n']) ** b
@@ -159,9 +167,9 @@ def main(steps):
                                        **{f'rate_{k}': v for k, v in r.get('rates', {}).items()}))
         if big['n'] != ARCHIVE: rows.append(dict(step=step, n=ARCHIVE, seconds=proj, peak_mb=np.nan, exponent=b, kind='projection',
                                                  detail=f"from n={big['n']:,} with exponent {b:.2f}"))
-    new = pd.DataFrame(rows)
-    keep = old[~old.step.isin(steps)] if len(old) else old
-    pd.concat([keep, new], ignore_index=True).to_csv(OUT, index=False)
+        new = pd.DataFrame(rows)                                         # written after every step: a stopped run keeps what it has
+        keep = old[~old.step.isin(new.step.unique())] if len(old) else old
+        pd.concat([keep, new], ignore_index=True).to_csv(OUT, index=False)
     print(f"wrote {OUT}")
 
 if __name__ == '__main__':

@@ -23,66 +23,143 @@ from .spectra import InputError
 # %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
 
-def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20) -> pd.DataFrame:
-    "Masked residual statistics per spectrum (arrays (n, length)), one column per name in `RESIDUAL_STATS`."
-    flux, recon, valid = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64), np.atleast_2d(valid)
-    valid = valid & np.isfinite(flux)
-    out = {k: np.full(len(flux), np.nan) for k in RESIDUAL_STATS}
-    for i, (f, r, v) in enumerate(zip(flux, recon, valid)):
-        if v.sum() < 10: continue
-        res = (f - r)[v]
-        d = np.diff(res)[np.diff(np.flatnonzero(v)) == 1]          # differences of neighbouring valid pixels only
-        noise = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2) if len(d) > 5 else np.nan
-        l1 = np.abs(res).mean()
-        out['recon_l1'][i], out['noise'][i] = l1, noise
-        if noise > 0:
-            out['recon_excess'][i] = l1 / (np.sqrt(2 / np.pi) * noise)
-            out['recon_outliers'][i] = (np.abs(res - np.median(res)) > n_sigma * noise).mean()
-            out['recon_emission'][i] = _peak_snr(np.where(v, f - r, 0.) / noise, v, smooth)
-        scatter = 1.4826 * np.median(np.abs(res - np.median(res)))
-        if scatter > 0: out['recon_deficit'][i] = -_window_mean(np.where(v, f - r, 0.), v, wide).min() / scatter
-    return pd.DataFrame(out)
+def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20, device=None) -> pd.DataFrame:
+    "Masked residual statistics per spectrum (arrays (n, length)), one column per name in `RESIDUAL_STATS`; whole batches in NumPy, or in torch on `device` ('cuda')."
+    if device is None: flux, recon, valid = np.atleast_2d(flux), np.atleast_2d(recon), np.atleast_2d(valid)
+    else: flux, recon, valid = (torch.atleast_2d(torch.as_tensor(a)) for a in (flux, recon, valid))
+    step = max(1, (2**21 if device is None else 2**26) // flux.shape[1])     # rows per pass: bounded temporaries
+    parts = []
+    for i in range(0, len(flux), step):
+        if device is None:
+            f, r = (np.asarray(a[i:i + step], np.float64) for a in (flux, recon))
+            v = np.asarray(valid[i:i + step], bool) & np.isfinite(f) & np.isfinite(r)
+        else:
+            f, r = (a[i:i + step].to(device).double() for a in (flux, recon))
+            v = valid[i:i + step].to(device).bool() & torch.isfinite(f) & torch.isfinite(r)
+        with np.errstate(all='ignore'): out = _residual_stats(f, r, v, n_sigma, smooth, wide)
+        parts.append(np.stack([c.cpu().numpy() if torch.is_tensor(c) else c for c in out], 1))
+    return pd.DataFrame(np.concatenate(parts) if parts else np.zeros((0, len(RESIDUAL_STATS))), columns=list(RESIDUAL_STATS))
 
-def _window_mean(x, valid, k:int) -> np.ndarray:
-    "Mean of `x` over the valid pixels of each `k`-pixel window (windows at least half valid)."
-    n = uniform_filter1d(valid.astype(np.float64), k, mode='constant')
-    s = uniform_filter1d(x, k, mode='constant')
-    ok = n >= 0.5
-    return s[ok] / n[ok] if ok.any() else np.array([np.nan])
+def _residual_stats(f, r, v, n_sigma, smooth, wide) -> tuple:
+    "The statistics of `residual_stats` for rows of NumPy arrays or torch tensors (float64, `v` the valid mask)."
+    xp = torch if torch.is_tensor(f) else np
+    nan = float('nan')
+    vf = v.double() if xp is torch else v.astype(np.float64)
+    n_v = vf.sum(1)
+    e = xp.where(v, f - r, 0.)                                   # residual, 0 where invalid
+    pair = v[:, 1:] & v[:, :-1]                                      # neighbouring valid pixels
+    d = e[:, 1:] - e[:, :-1]
+    md = _masked_median(d, pair)
+    noise = 1.4826 * _masked_median(abs(d - md[:, None]), pair) / np.sqrt(2)
+    noise = xp.where(pair.sum(1) > 5, noise, nan)
+    l1 = abs(e).sum(1) / n_v
+    mres = _masked_median(e, v)
+    pos = noise > 0
+    safe = xp.where(pos, noise, 1.)
+    excess = xp.where(pos, l1 / (np.sqrt(2 / np.pi) * safe), nan)
+    outliers = xp.where(pos, ((abs(e - mres[:, None]) > n_sigma * safe[:, None]) & v).sum(1) * 1. / n_v, nan)
+    nk, sk = _box(vf, smooth) * smooth, _box(e / safe[:, None], smooth) * smooth
+    ok = nk >= max(1, smooth / 2)
+    emission = xp.where(pos & ok.any(1), _row_max(xp.where(ok, sk / (nk + 1e-300) ** 0.5, -np.inf)), nan)
+    scatter = 1.4826 * _masked_median(abs(e - mres[:, None]), v)
+    nw, sw = _box(vf, wide), _box(e, wide)
+    okw = nw >= 0.5
+    low = -_row_max(xp.where(okw, -sw / (nw + 1e-300), -np.inf))
+    deficit = xp.where((scatter > 0) & okw.any(1), -low / xp.where(scatter > 0, scatter, 1.), nan)
+    few = n_v < 10                                                   # too few valid pixels: no statistic at all
+    return tuple(xp.where(few, nan, c) for c in (l1, noise, excess, outliers, emission, deficit))
 
-def _peak_snr(z, valid, k:int) -> float:
-    "Largest mean of `z` over `k` neighbouring valid pixels, times sqrt(number of them): the S/N of the strongest positive feature."
-    n = uniform_filter1d(valid.astype(np.float64), k, mode='constant') * k
-    s = uniform_filter1d(z, k, mode='constant') * k
-    ok = n >= max(1, k / 2)
-    return float((s[ok] / np.sqrt(n[ok])).max()) if ok.any() else np.nan
+def _masked_median(a, ok):
+    "Median of each row of `a` over the entries where `ok` (NaN for a row without any)."
+    if not torch.is_tensor(a):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)          # all-invalid rows give NaN
+            return np.nanmedian(np.where(ok, a, np.nan), 1)
+    s = torch.where(ok, a, torch.full_like(a, float('inf'))).sort(1).values
+    c = ok.sum(1)
+    lo, hi = ((c - 1) // 2).clamp(min=0), (c // 2).clamp(max=a.shape[1] - 1)
+    m = (s.gather(1, lo[:, None]) + s.gather(1, hi[:, None]))[:, 0] / 2
+    return torch.where(c > 0, m, torch.full_like(m, float('nan')))
+
+def _box(x, k:int):
+    "Running mean over `k` pixels along rows, zeros beyond the ends (scipy's `uniform_filter1d(mode='constant')`)."
+    if not torch.is_tensor(x): return uniform_filter1d(x, k, axis=1, mode='constant')
+    p = torch.nn.functional.pad(x, (k // 2 + 1, (k - 1) // 2))
+    c = p.cumsum(1)
+    return (c[:, k:] - c[:, :-k]) / k
+
+def _row_max(x): return x.amax(1) if torch.is_tensor(x) else x.max(1)
 
 # %% ../nbs/08a_anomalies.ipynb #74bf0f5e
 COMPANION_STATS = ('recon_companion', 'companion_depth', 'companion_rv')
 
-def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=300.) -> pd.DataFrame:
-    "Deepest line system in the residual CCF away from the star's own velocity: significance, depth and velocity [km/s]."
+def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=300., device=None) -> pd.DataFrame:
+    "Deepest line system in the residual CCF away from the star's own velocity: significance, depth and velocity [km/s]; torch on `device` when given."
     wave = np.asarray(wave, np.float64)
-    flux, recon = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64)
-    valid = np.atleast_2d(valid) & np.isfinite(flux)
+    if device is None:
+        flux, recon = np.atleast_2d(flux).astype(np.float64), np.atleast_2d(recon).astype(np.float64)
+        valid = np.atleast_2d(valid) & np.isfinite(flux)
+    else:
+        flux, recon = (torch.atleast_2d(torch.as_tensor(a)).to(device, torch.float64) for a in (flux, recon))
+        valid = torch.atleast_2d(torch.as_tensor(valid)).to(device).bool() & torch.isfinite(flux)
     px = np.median(np.diff(wave) / wave[1:]) * C_KMS
     exclude = max(25., 2 * px) if exclude is None else exclude
-    cont = np.ones_like(flux)                                     # the continuum of each row from its valid pixels
-    for i, (f, v) in enumerate(zip(flux, valid)):
-        if v.sum() > 10: cont[i, v] = continuum(wave[v], f[v])
+    cont = _continuum_rows(wave, flux, valid)                     # the continuum of each row from its valid pixels
     with np.errstate(invalid='ignore', divide='ignore'):
         lines, res = flux / cont - 1, (flux - recon) / cont
-    v, c = ccf_batch(wave, np.r_[lines, res], np.r_[valid, valid], v_max=v_max)     # one call: the masks are shared
-    c_star, c_res = c[:len(flux)], c[len(flux):]
-    out = pd.DataFrame({k: np.nan for k in COMPANION_STATS}, index=range(len(flux)))
-    for i in range(len(flux)):
-        if not np.isfinite(c_star[i]).any(): continue
-        away = (np.abs(v - v[np.nanargmin(c_star[i])]) > exclude) & np.isfinite(c_res[i])
-        if away.sum() < 3: continue
-        c = c_res[i][away]; j = np.argmin(c); med = np.median(c)
-        scatter = 1.4826 * np.median(np.abs(c - med))
-        out.loc[i] = (med - c[j]) / scatter if scatter > 0 else np.nan, med - c[j], v[away][j]
+    cat = np.concatenate if device is None else torch.cat
+    v, c = ccf_batch(wave, cat([lines, res]), cat([valid, valid]), v_max=v_max, device=device)   # one call: the masks are shared
+    return _deepest_away(v, c[:len(flux)], c[len(flux):], exclude)
+
+def _deepest_away(v, c_star, c_res, exclude) -> pd.DataFrame:
+    "Per row: significance, depth and velocity of the deepest residual-CCF dip more than `exclude` km/s from the star's own dip."
+    out = pd.DataFrame({k: np.nan for k in COMPANION_STATS}, index=range(len(c_star)))
+    has = np.isfinite(c_star).any(1)
+    star = np.argmin(np.where(np.isfinite(c_star), c_star, np.inf), 1)
+    away = (np.abs(v[None] - v[star][:, None]) > exclude) & np.isfinite(c_res)
+    ok = has & (away.sum(1) >= 3)
+    if not ok.any(): return out
+    c = np.where(away, c_res, np.nan)[ok]
+    j = np.argmin(np.where(np.isnan(c), np.inf, c), 1); low = c[np.arange(len(c)), j]
+    med = np.nanmedian(c, 1); scatter = 1.4826 * np.nanmedian(np.abs(c - med[:, None]), 1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        out.loc[ok, 'recon_companion'] = np.where(scatter > 0, (med - low) / scatter, np.nan)
+    out.loc[ok, 'companion_depth'], out.loc[ok, 'companion_rv'] = med - low, v[j]
     return out
+
+def _continuum_rows(wave, flux, valid, width:float=5., q:float=95.):
+    "`ccf.continuum` of every row over its valid pixels (ones where fewer than 11), for all rows sharing a mask at once."
+    xp = torch if torch.is_tensor(flux) else np
+    cont = xp.ones_like(flux)
+    ok = valid.cpu().numpy() if xp is torch else valid
+    groups = {}
+    for i, o in enumerate(ok): groups.setdefault(np.packbits(o).tobytes(), []).append(i)
+    for idx in groups.values():
+        v = ok[idx[0]]
+        if v.sum() <= 10: continue
+        w, sel = wave[v], np.flatnonzero(v)
+        rows = idx if xp is np else torch.as_tensor(idx, device=flux.device)
+        f = flux[rows][:, sel if xp is np else torch.as_tensor(sel, device=flux.device)]
+        n = max(int(round(width / np.median(np.diff(w)))), 3); m = len(w) // n
+        if m < 2: c = _percentile_last(f, q)[:, None] + 0. * f
+        else:
+            level = _percentile_last(f[:, :m * n].reshape(len(idx), m, n), q)
+            centres = w[:m * n].reshape(m, n).mean(1)
+            j = np.clip(np.searchsorted(centres, w, 'right') - 1, 0, m - 2)
+            t = np.clip((w - centres[j]) / (centres[j + 1] - centres[j]), 0, 1)
+            if xp is torch: j, t = torch.as_tensor(j, device=flux.device), torch.as_tensor(t, device=flux.device)
+            c = level[:, j] * (1 - t) + level[:, j + 1] * t           # np.interp between the window centres
+            floor = 1e-30 * xp.clip(level.max(1)[0] if xp is torch else level.max(1), 1e-30, None)
+            c = xp.maximum(c, floor[:, None])
+        if xp is np: cont[np.ix_(idx, sel)] = c
+        else: cont[rows[:, None], torch.as_tensor(sel, device=flux.device)[None]] = c
+    return cont
+
+def _percentile_last(a, q:float):
+    "The `q` percentile along the last axis, linear interpolation (NumPy's default), for arrays or tensors."
+    if not torch.is_tensor(a): return np.percentile(a, q, axis=-1)
+    s = a.sort(-1).values; h = (a.shape[-1] - 1) * q / 100; lo = int(np.floor(h)); hi = min(lo + 1, a.shape[-1] - 1)
+    return s[..., lo] + (h - lo) * (s[..., hi] - s[..., lo])
 
 # %% ../nbs/08a_anomalies.ipynb #cf36fdc8
 def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1., wide_aa:float=10.,
@@ -98,9 +175,12 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
             flux = np.asarray(store.flux[np.sort(r)], dtype=np.float32)[np.argsort(np.argsort(r))]
             valid = np.isfinite(flux)
             x = torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev)
-            recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float().cpu().numpy()
-            stats = residual_stats(flux, recon, valid, n_sigma, k, kw)
-            if companions: stats = pd.concat([stats, companion_stats(store.grid.wave, flux, recon, valid)], axis=1)
+            recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float()
+            gpu = torch.device(dev).type == 'cuda'                  # on a GPU the statistics stay there too
+            if gpu: flux, valid = x[:, 0].masked_fill(~torch.from_numpy(valid).to(dev), float('nan')), torch.from_numpy(valid).to(dev)
+            else: recon = recon.cpu().numpy()
+            stats = residual_stats(flux, recon, valid, n_sigma, k, kw, device=dev if gpu else None)
+            if companions: stats = pd.concat([stats, companion_stats(store.grid.wave, flux, recon, valid, device=dev if gpu else None)], axis=1)
             parts.append(stats)
     return pd.concat(parts, ignore_index=True).set_index(pd.Index(rows, name='row'))
 
@@ -130,8 +210,8 @@ def robust_z(x, log:bool=False, reference=None) -> np.ndarray:
     return (x - lc) / ls
 
 # %% ../nbs/08a_anomalies.ipynb #65c83483
-def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=2048) -> np.ndarray:
-    "Indices (n, k) of each row's `k` nearest rows in standardised latent space, excluding itself and rows of its group."
+def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=2048, device=None) -> np.ndarray:
+    "Indices (n, k) of each row's `k` nearest rows in standardised latent space, excluding itself and rows of its group; exact search in torch on `device` when given."
     x = np.asarray(latents, dtype=np.float64)
     if nodes is not None: x = x[:, np.asarray(nodes, dtype=np.int64)]
     c, s = robust_standardisation(x); x = (x - c) / s
@@ -140,12 +220,18 @@ def neighbour_reference(latents, nodes=None, k:int=30, groups=None, chunk:int=20
     n_same = np.zeros(n, np.int64) if g is None else pd.Series(g).map(pd.Series(g).value_counts()).to_numpy() - 1
     k = min(k, n - 1 - int(n_same.min()) if n > 1 else 0)
     if k < 1: raise InputError(f"need at least 2 spectra of different targets for a neighbour reference, got {n}")
-    tree = NearestNeighbors().fit(x); out = np.empty((n, k), np.int64)
+    x = x.astype(np.float32)                                       # float32 distances: half the memory traffic of the search
+    if device is None:
+        tree = NearestNeighbors().fit(x); search = lambda r, m: tree.kneighbors(x[r], n_neighbors=m, return_distance=False)
+    else:
+        xt = torch.from_numpy(x).to(device)
+        search = lambda r, m: torch.cdist(xt[torch.from_numpy(r).to(device)], xt).topk(m, largest=False).indices.cpu().numpy()
+    out = np.empty((n, k), np.int64)
     order = np.argsort(n_same, kind='stable')                     # rows of big targets together: few need a long query
     for i0 in range(0, n, chunk):
         rows = order[i0:i0 + chunk]
         m = min(n, k + 1 + int(n_same[rows].max()))                 # enough to survive the exclusions
-        ind = tree.kneighbors(x[rows], n_neighbors=m, return_distance=False)
+        ind = search(rows, m)
         keep = ind != rows[:, None]
         if g is not None: keep &= g[ind] != g[rows][:, None]
         keep &= np.cumsum(keep, 1) <= k
@@ -187,7 +273,8 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise InputError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
-    ref = neighbour_reference(mu, nodes, k, groups=table['target']) if reference == 'neighbours' else None
+    gpu = torch.device(device).type == 'cuda'
+    ref = neighbour_reference(mu, nodes, k, groups=table['target'], device=device if gpu else None) if reference == 'neighbours' else None
     z = component_z(table[list(components)], ref)
     table['score'] = _combine(z, how)
     table['driver'] = z.idxmax(axis=1).where(z.notna().any(axis=1), '')

@@ -117,9 +117,11 @@ def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
     return float(mu)
 
 # %% ../nbs/01a_ccf.ipynb #cc8c8162
-def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2, min_step:float=1.) -> tuple:
-    "CCF of each row of `signal` (n, len(wave)) with a line mask, by FFT on a ln λ lattice: (v [km/s], ccf (n, n_v))."
-    wave = np.asarray(wave, np.float64); s = np.atleast_2d(np.asarray(signal, np.float64))
+def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2, min_step:float=1., device=None) -> tuple:
+    "CCF of each row of `signal` (n, len(wave)) with a line mask, by FFT on a ln λ lattice: (v [km/s], ccf (n, n_v)); torch FFTs on `device` when given."
+    wave = np.asarray(wave, np.float64)
+    if device is not None: return _ccf_batch_torch(wave, signal, valid, mask, v_max, oversample, min_step, device)
+    s = np.atleast_2d(np.asarray(signal, np.float64))
     if s.shape[1] != len(wave): raise ValueError(f"ccf_batch: signal rows have {s.shape[1]} pixels, wave has {len(wave)}")
     ok = np.isfinite(s) if valid is None else np.atleast_2d(np.asarray(valid, bool)) & np.isfinite(s)
     mask = g2_mask() if mask is None else mask
@@ -145,6 +147,44 @@ def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:
     with np.errstate(invalid='ignore', divide='ignore'):
         c = np.where(den > 1e-6 * t.sum(), num / den, np.nan)
     return C_KMS * np.tanh(k * d), c
+
+# %% ../nbs/01a_ccf.ipynb #f7c10da1
+def _lattice(wave, oversample, min_step):
+    "The ln λ lattice of `ccf_batch` and, per lattice node, the pixel to its left and the interpolation weight."
+    lnw = np.log(wave)
+    d = max(np.min(np.diff(lnw)) / oversample, min_step / C_KMS)
+    x = np.arange(lnw[0], lnw[-1], d)
+    j = np.clip(np.searchsorted(lnw, x, 'right') - 1, 0, len(lnw) - 2)
+    return d, x, j, np.clip((x - lnw[j]) / (lnw[j + 1] - lnw[j]), 0, 1)
+
+def _mask_template(mask, x, d):
+    "The line mask as weighted deltas on the lattice `x` (each line spread linearly over 2 nodes)."
+    pos = (np.log(mask.center.values) - x[0]) / d
+    keep = (pos >= 0) & (pos < len(x) - 1)
+    i0, f = np.floor(pos[keep]).astype(np.int64), pos[keep] % 1
+    t = np.zeros(len(x)); np.add.at(t, i0, mask.weight.values[keep] * (1 - f)); np.add.at(t, i0 + 1, mask.weight.values[keep] * f)
+    return t
+
+def _ccf_batch_torch(wave, signal, valid, mask, v_max, oversample, min_step, device):
+    "`ccf_batch` in torch on `device` (float64)."
+    import torch
+    s = torch.atleast_2d(torch.as_tensor(signal)).to(device, torch.float64)
+    if s.shape[1] != len(wave): raise ValueError(f"ccf_batch: signal rows have {s.shape[1]} pixels, wave has {len(wave)}")
+    ok = torch.isfinite(s) if valid is None else torch.atleast_2d(torch.as_tensor(valid)).to(device).bool() & torch.isfinite(s)
+    d, x, j, w = _lattice(wave, oversample, min_step)
+    j, w = torch.as_tensor(j, device=device), torch.as_tensor(w, device=device)
+    lerp = lambda a: a[:, j] * (1 - w) + a[:, j + 1] * w       # np.interp onto the lattice, all rows at once
+    cov = lerp(ok.double()) > 0.999
+    sig = lerp(torch.where(ok, s, 0.)) * cov
+    t = _mask_template(g2_mask() if mask is None else mask, x, d)
+    k_max = int(np.ceil(np.arctanh(v_max / C_KMS) / d))
+    n_fft = int(2 ** np.ceil(np.log2(len(x) + k_max + 1)))
+    T = torch.conj(torch.fft.rfft(torch.as_tensor(t, device=device), n_fft))
+    k = torch.arange(-k_max, k_max + 1, device=device) % n_fft
+    num = torch.fft.irfft(T * torch.fft.rfft(sig, n_fft, dim=1), n_fft, dim=1)[:, k]
+    den = torch.fft.irfft(T * torch.fft.rfft(cov.double(), n_fft, dim=1), n_fft, dim=1)[:, k]
+    c = torch.where(den > 1e-6 * t.sum(), num / den, float('nan'))
+    return C_KMS * np.tanh(np.arange(-k_max, k_max + 1) * d), c.cpu().numpy()
 
 # %% ../nbs/01a_ccf.ipynb #0a622c84
 def relative_shift(wave,               # wavelengths [Å] of the pixels, increasing

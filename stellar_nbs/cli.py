@@ -121,11 +121,14 @@ def encode_command(store:str,             # store written by `prepare`
 # %% ../nbs/10_cli.ipynb #d9a6b018
 def analyse_command(run:str,              # run folder with latents (run `stellar-nbs encode` first)
             store:str=None,       # store with labels (default: the run's own store)
-            labels:str=None):     # a labels CSV (dp_id + one column per label) to use instead
+            labels:str=None,      # a labels CSV (dp_id + one column per label) to use instead
+            max_rows:int=30000,   # MI table and node-node MI on a random subsample of at most this many spectra (0: all)
+            boot_rows:int=10000): # rows per rescaled bootstrap resample of the node counts (0: the plain bootstrap)
     "Both analyses (informative nodes, mutual information); RUN/report.json, report.md and figures."
     from stellar_nbs.report import analyse_run
     _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
-    rep = analyse_run(run, store=store, labels=labels)
+    check_number('max_rows', max_rows, minimum=0); check_number('boot_rows', boot_rows, minimum=0)
+    rep = analyse_run(run, store=store, labels=labels, max_rows=max_rows or None, boot_rows=boot_rows or None)
     print(summary(rep))
     print(f"report: {Path(run)/'report.md'}")
     return rep

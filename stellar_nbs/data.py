@@ -26,22 +26,41 @@ class RowReader:
     "Read store rows as `(flux float32 (B,1,L) NaN->0, valid bool (B,1,L))`; reopens the memmap per process."
     def __init__(self, path):
         self.path = Path(path.path if isinstance(path, Store) else path)
-        self._flux, self._pid = None, None
+        self._flux, self._pid, self._fd = None, None, None
 
     @property
     def flux(self) -> np.ndarray:
-        if self._pid != os.getpid(): self._flux, self._pid = np.load(self.path/'flux.npy', mmap_mode='r'), os.getpid()
+        if self._pid != os.getpid():
+            self._flux, self._pid = np.load(self.path/'flux.npy', mmap_mode='r'), os.getpid()
+            self._fd = os.open(self.path/'flux.npy', os.O_RDONLY) if hasattr(os, 'preadv') and self._flux.flags.c_contiguous else None
         return self._flux
 
-    def __getstate__(self): return {'path': self.path, '_flux': None, '_pid': None}
+    def __getstate__(self): return {'path': self.path, '_flux': None, '_pid': None, '_fd': None}
+    def __del__(self, _close=os.close, _getpid=os.getpid):     # module globals may be gone at interpreter exit
+        if getattr(self, '_fd', None) is not None and self._pid == _getpid(): _close(self._fd)
     def __len__(self): return self.flux.shape[0]
+
+    def read(self, rows) -> np.ndarray:
+        "The rows (sorted) as stored, `(B, L)`: one `preadv` per run of consecutive rows (3-4x faster than indexing the memory map)."
+        rows = np.sort(np.asarray(rows, dtype=np.int64)); f = self.flux
+        if self._fd is None or not len(rows): return f[rows]
+        if rows[0] < 0 or rows[-1] >= len(f): raise IndexError(f"{self.path/'flux.npy'}: rows must be in 0..{len(f) - 1}")
+        out = np.empty((len(rows),) + f.shape[1:], f.dtype); size = out[0].nbytes
+        starts = np.flatnonzero(np.r_[True, np.diff(rows) != 1]); ends = np.r_[starts[1:], len(rows)]
+        for a, b in zip(starts, ends):                       # a run of consecutive rows is one contiguous read
+            buf = memoryview(out[a:b]).cast('B'); got = 0
+            while got < len(buf):
+                n = os.preadv(self._fd, [buf[got:]], f.offset + int(rows[a]) * size + got)
+                if n == 0: raise EOFError(f"{self.path/'flux.npy'}: file ends before row {rows[b - 1]} (truncated store?)")
+                got += n
+        return out
 
     def raw(self, rows) -> torch.Tensor:
         "The rows (sorted) as stored: `(B,1,L)` float16/float32 with NaN."
-        return torch.from_numpy(self.flux[np.sort(np.asarray(rows, dtype=np.int64))])[:, None]
+        return torch.from_numpy(self.read(rows))[:, None]
 
     def __call__(self, rows) -> tuple:
-        return as_batch(self.flux[np.sort(np.asarray(rows, dtype=np.int64))])
+        return as_batch(self.read(rows))
 
 # %% ../nbs/03_data.ipynb #b57a8398
 def _normalised_name(s) -> str: return ''.join(ch for ch in str(s).upper() if ch not in ' -_.')

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MOCK_NODES', 'mock_latents', 'node_spread', 'informative_nodes', 'mad_stem', 'activity_ratio', 'active_units',
-           'beyond_null', 'count_ci', 'count_summary', 'match_nodes', 'compare_seeds']
+           'beyond_null', 'count_ci', 'scaled_count_ci', 'count_summary', 'match_nodes', 'compare_seeds']
 
 # %% ../nbs/06_informative.ipynb #43d3c599
 import numpy as np
@@ -103,9 +103,35 @@ def count_ci(select, *arrays, n_boot=200, level=0.95, seed=0):
     lo, hi = np.quantile(counts, [(1 - level) / 2, (1 + level) / 2])
     return dict(count=int(len(select(*arrays))), lo=int(np.floor(lo)), hi=int(np.ceil(hi)), level=level)
 
+# %% ../nbs/06_informative.ipynb #5fc0b56e
+def scaled_count_ci(statistic,          # function of the arrays -> one value per node (e.g. `node_spread`)
+                    cut,                 # a node counts when its statistic exceeds `cut` (scalar or per node)
+                    *arrays,             # row-aligned arrays (spectra first), resampled together
+                    n_boot:int=200,      # bootstrap replicates
+                    level:float=0.95,    # central interval level
+                    seed:int=0,          # seed of the resampling
+                    max_rows:int=10_000  # rows per resample (m); the full n when n is smaller
+                   ) -> dict:
+    "Count of nodes with `statistic(*arrays) > cut`, with a rescaled m-out-of-n bootstrap interval: dict(count, lo, hi, level, rows)."
+    n = len(arrays[0]); m = min(n, int(max_rows))
+    rng = np.random.default_rng(seed)
+    full = np.asarray(statistic(*arrays), dtype=np.float64)
+    scale = np.sqrt(m / n)
+    counts = np.array([int((full + scale * (np.asarray(statistic(*(np.asarray(a)[i] for a in arrays))) - full) > cut).sum())
+                       for i in (rng.integers(0, n, m) for _ in range(n_boot))])
+    lo, hi = np.quantile(counts, [(1 - level) / 2, (1 + level) / 2])
+    return dict(count=int((full > cut).sum()), lo=int(np.floor(lo)), hi=int(np.ceil(hi)), level=level, rows=m)
+
 # %% ../nbs/06_informative.ipynb #1af1da5c
-def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad', n_boot=200, seed=0):
-    "Table of informative-node counts with bootstrap intervals: threshold rule, active units, untrained null."
+def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad', n_boot=200, seed=0, max_rows=None):
+    "Table of informative-node counts with bootstrap intervals: threshold rule, active units, untrained null (`scaled_count_ci` above `max_rows` rows)."
+    if max_rows is not None and len(mu) > max_rows:
+        kw = dict(n_boot=n_boot, seed=seed, max_rows=max_rows)
+        rows = {f'{stat} > {threshold:g} (paper)': scaled_count_ci(lambda m: node_spread(m, stat), threshold, mu, **kw)}
+        if logvar is not None: rows['active units: Var(mu) > E[sigma^2]'] = scaled_count_ci(activity_ratio, 1.0, mu, logvar, **kw)
+        if null_latents is not None:
+            rows[f'{stat} > max {stat} of untrained model'] = scaled_count_ci(lambda m: node_spread(m, stat), node_spread(null_latents, stat).max(), mu, **kw)
+        return pd.DataFrame(rows).T.drop(columns='rows').astype({'count': int, 'lo': int, 'hi': int, 'level': float}).rename_axis('rule')
     rows = {f'{stat} > {threshold:g} (paper)': count_ci(lambda m: informative_nodes(m, threshold, stat), mu, n_boot=n_boot, seed=seed)}
     if logvar is not None:
         rows['active units: Var(mu) > E[sigma^2]'] = count_ci(active_units, mu, logvar, n_boot=n_boot, seed=seed)

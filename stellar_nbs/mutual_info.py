@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PAPER_BINS', 'LABELS', 'label_mask', 'usable_rows', 'clean_label', 'normal_scores', 'hist_mi_nodes', 'mi_indicator',
            'plot_mi_indicator', 'mi_ksg', 'ksg_error', 'gmm_mi_of', 'mi_gmm', 'is_per_group', 'permutation_null',
-           'mutual_info', 'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes', 'match_by_label',
-           'plot_mi_table', 'node_mi', 'independent_nodes', 'trace_factors', 'decodability']
+           'mutual_info', 'subsample_rows', 'screen_nodes', 'mi_table', 'mi_matrix', 'best_nodes', 'rank_nodes',
+           'match_by_label', 'plot_mi_table', 'node_mi', 'independent_nodes', 'trace_factors', 'decodability']
 
 # %% ../nbs/07_mutual_info.ipynb #a396f5ea
 import numpy as np
@@ -212,6 +212,14 @@ def mutual_info(x, y, method='ksg', n_sigma=5, subtract_null=False, n_perm=20, s
 # %% ../nbs/07_mutual_info.ipynb #c67a61b7
 LABELS = ['teff', 'logg', 'm_h', 'radvel', 'mass', 'vsini', 'airmass', 'snr']
 
+def subsample_rows(n:int,           # rows available
+                   max_rows=None,    # the most rows to use; None or >= n: all (returns None)
+                   seed:int=0        # seed of the random choice
+                  ):
+    "Sorted random positions of `max_rows` of `n` rows, or None when all rows are used (the estimators' subsample for big archives)."
+    if max_rows is None or n <= max_rows: return None
+    return np.sort(np.random.default_rng(seed).choice(n, int(max_rows), replace=False))
+
 def _rank_columns(z):
     return np.argsort(np.argsort(z, axis=0, kind='stable'), axis=0, kind='stable')
 
@@ -258,10 +266,14 @@ def _label_rows(z, y, groups, label, method, nodes, always, screen, screen_sigma
 def _label_rows_job(args): return _label_rows(*args)
 
 def mi_table(latents, labels, method='ksg', nodes=None, always=None, labels_used=None, groups='target', screen=True,
-             screen_sigma=4., z_sig=5., n_perm=8, n_sigma=5, k=3, seed=0, n_workers=2, **kw):
+             screen_sigma=4., z_sig=5., n_perm=8, n_sigma=5, k=3, seed=0, n_workers=2, max_rows=None, **kw):
     "MI of every node with every available label: long DataFrame (node, label, n, mi, err, null_*, z, significant, stage, method)."
     z = np.asarray(latents, dtype=np.float64)
     if len(z) != len(labels): raise ValueError(f"latents ({len(z)} rows) and labels ({len(labels)} rows) must match row by row")
+    sub = subsample_rows(len(z), max_rows, seed)
+    if sub is not None:
+        z, labels = z[sub], labels.iloc[sub]
+        if groups is not None and not isinstance(groups, str): groups = np.asarray(groups)[sub]
     nodes = np.arange(z.shape[1]) if nodes is None else np.asarray(nodes)
     always = set() if always is None else set(int(a) for a in always)
     if isinstance(groups, str): groups = labels[groups].values if groups in labels.columns else None
@@ -277,6 +289,7 @@ def mi_table(latents, labels, method='ksg', nodes=None, always=None, labels_used
     t = pd.DataFrame(rows, columns=['node', 'label', 'n', 'mi', 'err', 'null_mean', 'null_std', 'stage', 'method'])
     t['z'] = (t.mi - t.null_mean) / np.hypot(t.err, t.null_std)
     t['significant'] = (t.stage == 'full') & (t.z > z_sig)
+    t.attrs.update(rows_used=len(z), rows_total=len(latents))
     return t
 
 # %% ../nbs/07_mutual_info.ipynb #4495170d
@@ -320,9 +333,10 @@ def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and
     return ax
 
 # %% ../nbs/07_mutual_info.ipynb #ba3e1537
-def node_mi(latents, nodes, method='ksg', seed=0, **kw):
-    "Symmetric DataFrame of MI (nats) between each pair of `nodes` (diagonal NaN)."
-    z = np.asarray(latents, dtype=np.float64); nodes = [int(n) for n in nodes]
+def node_mi(latents, nodes, method='ksg', seed=0, max_rows=None, **kw):
+    "Symmetric DataFrame of MI (nats) between each pair of `nodes` (diagonal NaN), on a random `max_rows` subsample when given."
+    sub = subsample_rows(len(latents), max_rows, seed)
+    z = np.asarray(latents if sub is None else np.asarray(latents)[sub], dtype=np.float64); nodes = [int(n) for n in nodes]
     out = pd.DataFrame(np.nan, index=nodes, columns=nodes)
     for a in range(len(nodes)):
         for b in range(a + 1, len(nodes)):
@@ -356,9 +370,22 @@ def trace_factors(latents, truth, nodes, columns=None, method='ksg', **kw):
     return t.sort_values(['node', 'mi'], ascending=[True, False], ignore_index=True)
 
 # %% ../nbs/07_mutual_info.ipynb #fe640c82
+def _ridge_gcv(x, y, x_test, alphas=np.logspace(-3, 4, 15)):
+    "Ridge predictions for `x_test`, alpha by exact leave-one-out error (sklearn RidgeCV's GCV) from one eigendecomposition of X'X: O(n p^2), not O(n p^2) per alpha."
+    xm, ym = x.mean(0), y.mean()
+    g, xy = x.T @ x - len(x) * np.outer(xm, xm), x.T @ y - len(x) * xm * ym    # centred X'X and X'y without a centred copy
+    s, v = np.linalg.eigh(g)
+    qy = v.T @ xy
+    w = 1. / (np.maximum(s, 0)[:, None] + np.asarray(alphas)[None])      # (p, n_alpha)
+    sse = np.zeros(len(alphas))
+    for i in range(0, len(x), 8192):                                     # rows in chunks: no (n, p) temporaries
+        q = (x[i:i + 8192] - xm) @ v                                     # data in the eigenbasis
+        loo = (y[i:i + 8192, None] - ym - q @ (w * qy[:, None])) / (1 - 1. / len(y) - (q * q) @ w)
+        sse += (loo ** 2).sum(0)                                         # leave-one-out residuals (intercept unpenalised)
+    return ym + (x_test - xm) @ (v @ (w[:, np.argmin(sse)] * qy))
+
 def decodability(latents, labels, labels_used=None, groups='target', n_splits:int=5, n_sigma=5, seed:int=0) -> pd.DataFrame:
     "Cross-validated R² of each label from a ridge regression on all nodes (folds split by star), beside the best single node's."
-    from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GroupKFold, KFold
     z = np.asarray(latents, dtype=np.float64)
     if len(z) != len(labels): raise ValueError(f"latents ({len(z)} rows) and labels ({len(labels)} rows) must match row by row")
@@ -374,7 +401,7 @@ def decodability(latents, labels, labels_used=None, groups='target', n_splits:in
         folds = GroupKFold(k).split(x, y, g) if g is not None else KFold(k, shuffle=True, random_state=seed).split(x)
         pred, fold_r2 = np.empty_like(y), []
         for tr, te in folds:
-            pred[te] = RidgeCV(alphas=np.logspace(-3, 4, 15)).fit(x[tr], y[tr]).predict(x[te])
+            pred[te] = _ridge_gcv(x[tr], y[tr], x[te])
             fold_r2.append(1 - np.mean((y[te] - pred[te]) ** 2) / np.var(y[te]) if np.var(y[te]) > 0 else np.nan)
         r_node = np.abs(x.T @ (y - y.mean())) / (len(y) * y.std())          # |correlation| of each standardised node
         rows.append(dict(label=label, n=len(y), r2_all=1 - np.mean((y - pred) ** 2) / np.var(y),

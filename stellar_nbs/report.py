@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from .informative import (node_spread, informative_nodes, activity_ratio, active_units, count_summary,
                                      mad_stem)
 from .spectra import InputError
-from .mutual_info import (LABELS, mi_table, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
+from .mutual_info import (LABELS, subsample_rows, mi_table, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
                                      trace_factors, mi_indicator, plot_mi_indicator, plot_mi_table)
 
 # %% ../nbs/07a_report.ipynb #dbb4dbe8
@@ -235,7 +235,7 @@ def _figures(run, mu, labels, spread, threshold, table, best, inf, method, null_
     return [f for f in figs if f]
 
 def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat='mad', truth=None, untrained=None,
-                n_boot=200, max_node_mi=24, figures=True, n_workers=2, seed=0, **mi_kwargs) -> dict:
+                n_boot=200, max_node_mi=24, figures=True, n_workers=2, seed=0, max_rows=30_000, boot_rows=10_000, **mi_kwargs) -> dict:
     "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the report dict."
     run = Path(run)
     mu, logvar, index = run_latents(run)
@@ -251,8 +251,12 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
     inf = informative_nodes(mu, threshold, stat)
     if isinstance(untrained, str) and untrained == 'auto': null = untrained_latents(run, store, seed)
     else: null = np.load(untrained) if isinstance(untrained, (str, Path)) else untrained
-    counts = count_summary(mu, logvar, null, threshold, stat, n_boot, seed)
-    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, **mi_kwargs) if used else None
+    counts = count_summary(mu, logvar, null, threshold, stat, n_boot, seed, max_rows=boot_rows)
+    sub = subsample_rows(len(mu), max_rows, seed)
+    if sub is not None: notes.append(f"MI table, node-node MI and figures on a random subsample of {len(sub):,} of {len(mu):,} spectra "
+                                     "(max_rows); the err column is the error of those estimates")
+    if boot_rows is not None and len(mu) > boot_rows: notes.append(f"count intervals: rescaled bootstrap of {boot_rows:,}-row resamples (boot_rows)")
+    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, **mi_kwargs) if used else None
     ratio = activity_ratio(mu, logvar) if logvar is not None else None
     rep = dict(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in used},
                threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),
@@ -273,16 +277,18 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
         rep['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
         rep['mi_table'] = table.to_dict('records')
         ranked = list(rank_nodes(table, inf).node[:max_node_mi]) if len(inf) else []
-        nn = node_mi(mu, ranked, method if method != 'gmm' else 'ksg', seed=seed)
+        nn = node_mi(mu, ranked, method if method != 'gmm' else 'ksg', seed=seed, max_rows=max_rows)
         ind = independent_nodes(table, nn, ranked, spread) if ranked else pd.DataFrame(columns=['independent'])
         rep['node_node_mi'] = {'nodes': ranked, 'mi': nn.values.tolist()}
         rep['independent'] = ind.reset_index().to_dict('records')
         rep['independent_nodes'] = [int(n) for n in ind.index[ind.independent]]
         if truth is not None and rep['independent_nodes']:
             tr = run_labels(run, index, labels=truth)
-            tt = trace_factors(mu, tr.drop(columns=['dp_id']), rep['independent_nodes'], n_workers=0, seed=seed)
+            tt = trace_factors(mu, tr.drop(columns=['dp_id']), rep['independent_nodes'], n_workers=0, seed=seed, max_rows=max_rows)
             rep['independent_traced'] = tt.groupby('node').head(3)[['node', 'label', 'mi', 'err', 'null_mean', 'z']].to_dict('records')
-    if figures: rep['figures'] = _figures(run, mu, lab, spread, threshold, table, best, inf, method,
+    rep['subsample'] = dict(n=len(mu), mi_rows=len(mu) if sub is None else len(sub), boot_rows=min(len(mu), boot_rows or len(mu)))
+    fmu, flab = (mu, lab) if sub is None else (mu[sub], lab.iloc[sub].reset_index(drop=True))
+    if figures: rep['figures'] = _figures(run, fmu, flab, spread, threshold, table, best, inf, method,
                                           None if null is None else node_spread(null, stat)) if table is not None else \
                                  [_save(mad_stem(spread, threshold).figure, run/'mad_stem.png')]
     rep['labels'], rep['notes'] = used, notes

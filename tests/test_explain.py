@@ -1,7 +1,7 @@
 """`explain_run` on planted latents over a real prepared mock store (nodes that follow the airmass, step in MJD,
 follow the BERV must be named so), and on stand-in decoders whose response is a known shift, tilt or line change."""
 import re
-import json, shutil
+import json, os, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch, torch.nn as nn
 import matplotlib; matplotlib.use('Agg')
@@ -132,6 +132,14 @@ def test_explain_run_with_a_model_names_shift_and_tilt(planted, tmp_path):
     assert (r2/'explain_response_node0.png').exists() and (r2/'explain_exemplars_node1.png').exists()
     md = (r2/'report.md').read_text()
     assert md.count('## Node explanations') == 1 and 'acts as a shift' in md, md
+    from stellar_nbs.report import analyse_run
+    analyse_run(r2, store=st, figures=False, n_boot=10, n_workers=0)              # a second analyse keeps the section
+    md = (r2/'report.md').read_text()
+    assert md.count('## Node explanations') == 1 and 'acts as a shift' in md, md
+    os.utime(r2/'latents.npy')                                                      # re-encoded: the explanations are stale
+    analyse_run(r2, store=st, figures=False, n_boot=10, n_workers=0)
+    md = (r2/'report.md').read_text()
+    assert '## Node explanations' not in md and 'explain.json is older than the latents' in md, md
 
 def test_time_step_names_steps_not_drifts():
     t = np.linspace(50000, 58000, 400)

@@ -20,7 +20,7 @@ from .spectra import Grid, SpectrumError, StellarNbsError, InputError, check_num
 DEMO_GRID = '4000:6900:1.0'
 DEMO_TARGETS = 500           # stars of the demo's mock archive (up to 4 exposures each: ~1,200 spectra)
 # a longer CPU run of the same recipe: twice the stars, three times the epochs
-LONG_DEMO = dict(grid=DEMO_GRID, n_targets=1000, epochs=240, kl=dict(start=0.5, end=0.8, beta=0.005))
+LONG_DEMO = dict(grid=DEMO_GRID, n_targets=1000, epochs=240, kl=None)     # kl None: the preset's schedule
 
 def parse_grid(spec:str) -> Grid:
     "A `Grid` from the command line's `harps`, `demo` or `WMIN:WMAX:STEP`."

@@ -393,7 +393,7 @@ TRAIN_PRESETS = {
     # the demo's recipe (90_paper, section 9): the autoencoder first, then a group-lasso KL that closes the nodes not worth
     # their information; a decoder ending in a Doppler layer driven by node 0, and label-free pairs of each spectrum at
     # two velocities that teach node 0 the velocity differences (and the other nodes to ignore them)
-    'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.8, beta=0.005), kl_reduction='group',
+    'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.7, beta=0.01), kl_reduction='group',
                   every=None, clip=1.0, one_cycle=True, doppler=None, velocity=dict(node=0, scale=100.),
                   pairs=dict(v_max=100., lam=1.0, min_norm=0., lam_dec=0.)),
     # the 'cpu' preset of 2026-12-01 (pairs with a learned shift direction, no Doppler layer; 90_paper, section 9)

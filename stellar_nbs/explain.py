@@ -23,7 +23,7 @@ from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
 from .informative import informative_nodes
 from .mutual_info import mi_table
-from .report import run_labels, _jsonable
+from .report import run_labels, split_section, _jsonable
 from .explore import run_store, run_grid, decode_latents, node_values, RunParts
 
 # %% ../nbs/08b_explain.ipynb #5c05def0
@@ -465,11 +465,7 @@ def add_report_section(run, res:dict) -> bool:
     "Add (or replace) a '## Node explanations' section with one line per node in RUN/report.md, when it exists."
     p = Path(run)/'report.md'
     if not p.exists(): return False
-    text = p.read_text()
-    start = text.find('\n## Node explanations')
-    if start >= 0:
-        end = text.find('\n## ', start + 1)
-        text = text[:start] + (text[end:] if end >= 0 else '\n')
+    text, _ = split_section(p.read_text(), '## Node explanations')
     sec = ['## Node explanations', '', 'What each node tracks (`explain_run`; details in [explain.md](explain.md)).', '']
     sec += [f"- **node {k}**: " + ('; '.join(e['summary']) or 'nothing found above the null') for k, e in res['node'].items()]
     p.write_text(text.rstrip('\n') + '\n\n' + '\n'.join(sec) + '\n')

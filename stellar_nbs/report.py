@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LABEL_SYNONYMS', 'NOT_LABELS', 'SPTYPE_COLORS', 'UNITS', 'ADDED_SECTIONS', 'run_latents', 'canonical_labels',
            'numeric_labels', 'label_columns', 'run_labels', 'plot_node_vs_label', 'corner_plot', 'count_warnings',
-           'untrained_latents', 'analyse_run', 'kept_sections', 'report_markdown']
+           'untrained_latents', 'analyse_run', 'split_section', 'kept_sections', 'report_markdown']
 
 # %% ../nbs/07a_report.ipynb #2a0d6b10
 import json, math
@@ -300,15 +300,17 @@ def analyse_run(run, store=None, labels=None, method='ksg', threshold=0.02, stat
 # %% ../nbs/07a_report.ipynb #38185b5b
 ADDED_SECTIONS = ('## Node explanations',)    # report.md sections that other commands (explain) add
 
+def split_section(text:str, head:str) -> tuple:
+    "`text` without the section whose heading line is `head` (up to the next '## ' heading), and that section ('' if absent)."
+    i = text.find('\n' + head)
+    if i < 0: return text, ''
+    j = text.find('\n## ', i + 1)
+    end = j if j >= 0 else len(text)
+    return text[:i] + text[end:], text[i + 1:end].rstrip('\n')
+
 def kept_sections(text:str) -> str:
-    "The `ADDED_SECTIONS` of an earlier report.md's `text`, each up to the next '## ' heading, joined."
-    out = []
-    for head in ADDED_SECTIONS:
-        i = text.find('\n' + head)
-        if i < 0: continue
-        j = text.find('\n## ', i + 1)
-        out.append(text[i + 1:j if j >= 0 else len(text)].rstrip('\n'))
-    return '\n\n'.join(out)
+    "The `ADDED_SECTIONS` of an earlier report.md's `text`, joined."
+    return '\n\n'.join(s for s in (split_section(text, h)[1] for h in ADDED_SECTIONS) if s)
 
 def _with_kept_sections(run:Path, md:str) -> str:
     old, ex, lat = run/'report.md', run/'explain.json', run/'latents.npy'

@@ -36,28 +36,31 @@ def line(seed, c, wall):
             f"{f(c['rv_range'], '.1f')} encoded (ratio {f(c['ratio'], '.2f')}) | {wall:.0f} s | "
             + ' '.join(f"{k}={'ok' if v else 'FAIL'}" for k, v in c['pass'].items()))
 
-def explained(run, rep:dict) -> str:
-    "Issue 16, item 5 on a trained model: is the RV node shift-like with the km/s per unit its label slope says (within 30 %)?"
+def rv_calibration(run, node:int, doppler:dict) -> dict:
+    "Explain's shift of RV node `node` (`doppler` of explain.json) against the RV per unit of the node from the labels."
     import numpy as np
-    from stellar_nbs.explain import explain_run
     from stellar_nbs.train import load_latents
     from stellar_nbs.report import run_labels
+    mu, _, index = load_latents(run); y = run_labels(run, index)['radvel'].to_numpy(float); ok = np.isfinite(y)
+    slope = float(np.polyfit(mu[ok, node], y[ok], 1)[0])
+    return dict(rv_shift_corr=doppler['corr'], rv_kms_per_unit=doppler['kms_per_unit'], rv_label_slope=slope,
+                rv_per_unit_ratio=doppler['kms_per_unit'] / slope if slope else float('nan'))
+
+def explained(run, rep:dict) -> str:
+    "Issue 16, item 5 on a trained model: is the RV node shift-like with the km/s per unit its label slope says (within 30 %)?"
+    from stellar_nbs.explain import explain_run
     b = rep.get('best_node', {}); nodes = [b[l]['node'] for l in ('radvel', 'teff') if l in b]
     if not nodes: return 'explain: no RV/Teff node'
     res = explain_run(run, nodes=sorted(set(nodes)), figures=False)
-    mu, _, index = load_latents(run); lab = run_labels(run, index)
     out = []
     if 'radvel' in b:
-        k = b['radvel']['node']; e = res['node'][k] if k in res['node'] else res['node'][str(k)]
-        y = lab['radvel'].to_numpy(float); ok = np.isfinite(y)
-        slope = float(np.polyfit(mu[ok, k], y[ok], 1)[0]); d = e['doppler']
-        r = d['kms_per_unit'] / slope if slope else float('nan')
-        out.append(f"RV node {k}: shift-likeness {d['corr']:.2f}, {d['kms_per_unit']:.1f} km/s per unit vs label slope {slope:.1f} "
-                   f"(ratio {r:.2f}: {'ok' if abs(r - 1) <= 0.3 and abs(d['corr']) >= 0.5 else 'FAIL'})")
+        k = b['radvel']['node']; c = rv_calibration(run, k, res['node'][str(k)]['doppler']); r = c['rv_per_unit_ratio']
+        out.append(f"RV node {k}: shift-likeness {c['rv_shift_corr']:.2f}, {c['rv_kms_per_unit']:.1f} km/s per unit vs label slope "
+                   f"{c['rv_label_slope']:.1f} (ratio {r:.2f}: {'ok' if abs(r - 1) <= 0.3 and abs(c['rv_shift_corr']) >= 0.5 else 'FAIL'})")
     if 'teff' in b:
-        k = b['teff']['node']; e = res['node'][k] if k in res['node'] else res['node'][str(k)]
+        k = b['teff']['node']; e = res['node'][str(k)]
         named = [f"{l['species']} {l['wave']:.0f}" for l in e['lines']['lines'] if l.get('species')][:6]
-        out.append(f"Teff node {k}: lines {', '.join(named) or '-'}; {e['summary'][:160] if isinstance(e['summary'], str) else e['summary'][:2]}")
+        out.append(f"Teff node {k}: lines {', '.join(named) or '-'}; {e['summary'][:2]}")
     return ' | '.join(out)
 
 if __name__ == '__main__':

@@ -1,11 +1,9 @@
 "nbs/data/acceptance.csv from the run folders of tests/bench_disentangle.py: accept_csv.py ACCEPT_DIR OUT.csv"
 import json, sys, re
 from pathlib import Path
-import numpy as np, pandas as pd
+import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_disentangle import criteria
-from stellar_nbs.train import load_latents
-from stellar_nbs.report import run_labels
+from bench_disentangle import criteria, rv_calibration
 
 def explain_columns(run, c):
     "Issue 16, item 5 on the trained model, from RUN/explain.json (bench_disentangle --explain): RV node km/s per unit, Teff node's lines."
@@ -14,11 +12,7 @@ def explain_columns(run, c):
     ex = json.loads(p.read_text())['node']
     out = {}
     e = ex.get(str(c['rv_node']))
-    if e:
-        mu, _, index = load_latents(run); y = run_labels(run, index)['radvel'].to_numpy(float); ok = np.isfinite(y)
-        slope = float(np.polyfit(mu[ok, c['rv_node']], y[ok], 1)[0])
-        out.update(rv_shift_corr=e['doppler']['corr'], rv_kms_per_unit=e['doppler']['kms_per_unit'], rv_label_slope=slope,
-                   rv_per_unit_ratio=e['doppler']['kms_per_unit'] / slope)
+    if e: out.update(rv_calibration(run, c['rv_node'], e['doppler']))
     e = ex.get(str(c['teff_node']))
     if e: out['teff_node_lines'] = ', '.join(f"{l['species']} {l['wave']:.0f}" for l in e['lines']['lines'] if l.get('species'))[:80]
     return out

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.data.core import DataLoaders
-from .spectra import Grid, InputError
-from .store import Store, prepare, find_fits, read_catalog, read_metadata, _atomic_write
+from .spectra import Grid, InputError, check_number
+from .store import Store, prepare, find_fits, read_catalog, read_metadata
+from .files import atomic_write, write_json
+from .run import Run
 from .data import store_dataloaders
-from .train import train_run, load_model, default_device, encode_rows, write_latents
+from .train import train_run, train_config, default_device, encode_rows
 
 # %% ../nbs/05a_distributed.ipynb #c8f5caf2
 def parse_shard(shard) -> tuple:
@@ -46,7 +48,7 @@ def prepare_shard(src, store, shard, grid=None, **kwargs) -> Store:
     f = out/'shard.json'
     if f.exists() and json.loads(f.read_text()) != info:
         raise InputError(f"{out}: already holds {json.loads(f.read_text())}, not {info}; use another store folder")
-    _atomic_write(f, json.dumps(info))
+    atomic_write(f, json.dumps(info))
     return prepare(paths, out, grid=grid, **kwargs)
 
 # %% ../nbs/05a_distributed.ipynb #82fbe4e2
@@ -91,7 +93,7 @@ def _merge_metadata(stores, new_row:dict, dest:Path):
     metas = [m[m.row.notna()] for m in metas if len(m)]
     if not metas: return
     meta = pd.concat(metas).astype({'row': int}).sort_values('row')
-    _atomic_write(dest/'metadata.csv', meta.to_csv(index=False))
+    atomic_write(dest/'metadata.csv', meta.to_csv(index=False))
 
 def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
     "Concatenate shard stores (a list, or a store folder with `shards/`) into the store `dest`, in bounded memory."
@@ -116,9 +118,9 @@ def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
             order = np.argsort(src_row[a:b][sel])
             out[a + sel[order]] = stores[k].flux[src_row[a:b][sel][order]]
     out.flush(); del out
-    _atomic_write(dest/'grid.json', json.dumps(grid.to_dict(), indent=1))
+    atomic_write(dest/'grid.json', json.dumps(grid.to_dict(), indent=1))
     shutil.copyfile(folders[0]/'prepare.json', dest/'prepare.json')
-    _atomic_write(dest/'catalog.csv', cat.drop(columns=['_shard', '_row']).to_csv(index=False))
+    atomic_write(dest/'catalog.csv', cat.drop(columns=['_shard', '_row']).to_csv(index=False))
     _merge_metadata(stores, dict(zip(zip(src_shard.tolist(), src_row.tolist()), ok.row.astype(int).tolist())), dest)
     os.replace(partial, dest/'flux.npy')
     return Store(dest)
@@ -181,24 +183,25 @@ def distributed_worker(store, run, bs:int, kwargs:dict):
     cuda = torch.cuda.is_available() and kwargs.get('device', 'cuda') != 'cpu'
     device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}" if cuda else 'cpu'
     if cuda: torch.cuda.set_device(device)
-    seed, preset = kwargs.pop('seed', 0), kwargs.get('preset', 'cpu')
+    from dataclasses import fields
+    from stellar_nbs.train import TrainConfig
+    seed = kwargs.pop('seed', 0)
+    config = train_config(kwargs.pop('config', 'cpu'), **{f.name: kwargs.pop(f.name) for f in fields(TrainConfig) if f.name in kwargs})
     trainer = StoreDistributedTrainer(seed=seed, cpu=not cuda)
     store = Store(store) if not isinstance(store, Store) else store
-    from stellar_nbs.train import TRAIN_PRESETS
-    from stellar_nbs.spectra import check_number
-    bs = TRAIN_PRESETS[preset]['bs'] if bs is None else check_number('bs', bs)   # explicit None: bs=0 is an error
+    bs = config.bs if bs is None else check_number('bs', bs)   # explicit None: bs=0 is an error
     if bs % world: raise InputError(f"total batch {bs} is not a multiple of {world} processes")
-    dls = store_dataloaders(store, bs=bs // world, valid_pct=kwargs.pop('valid_pct', 0.1), seed=seed,
-                            balance=kwargs.pop('balance', True), device=device, rows=kwargs.pop('rows', None))
+    dls = store_dataloaders(store, bs=bs // world, valid_pct=config.valid_pct, seed=seed,
+                            balance=config.balance, device=device, rows=kwargs.pop('rows', None))
     out = _rank_run(run, rank); out.mkdir(parents=True, exist_ok=True)
-    if rank and (Path(run)/'checkpoint.pth').exists():                  # resume: every rank from rank 0's checkpoint
-        for f in ('checkpoint.pth', 'config.json'): shutil.copyfile(Path(run)/f, out/f)
+    if rank and Run(run).has('checkpoint'):                              # resume: every rank from rank 0's checkpoint
+        for f in ('checkpoint', 'config'): shutil.copyfile(Run(run).file(f), Run(out).file(f))
     kwargs = {**kwargs, 'device': device, 'progress': kwargs.get('progress', True) and rank == 0}
-    train_run(store, out, seed=seed, bs=bs // world, dls=distributed_dataloaders(dls), cbs=[trainer], **kwargs)
+    train_run(store, out, config.replace(bs=bs // world), seed=seed, dls=distributed_dataloaders(dls), cbs=[trainer], **kwargs)
     trainer.accelerator.wait_for_everyone()
     if rank == 0:
-        _atomic_write(Path(run)/'dist.json', json.dumps(dict(world_size=world, bs_total=bs, bs_per_rank=bs // world,
-                                                             backend=torch.distributed.get_backend())))
+        write_json(Run(run).file('dist'), dict(world_size=world, bs_total=bs, bs_per_rank=bs // world,
+                                               backend=torch.distributed.get_backend()))
         shutil.rmtree(Path(run)/'.ranks', ignore_errors=True)
 
 def train_distributed(store, run, nprocs:int=2, bs:int=None, threads:int=1, **kwargs) -> Path:
@@ -218,7 +221,7 @@ def encode_worker(store, run, bs:int=64, device=None):
     dev = acc.device if acc.device.type != 'cpu' else torch.device('cpu')   # accelerate says 'cpu:0', torch.load wants 'cpu'
     blocks = run/'.encode'; blocks.mkdir(exist_ok=True)
     rows = np.array_split(np.arange(len(store)), acc.num_processes)[rank]     # contiguous: sequential reads
-    mu, logvar = encode_rows(load_model(run, dev), store, rows, bs=bs, device=dev, run=run)
+    mu, logvar = encode_rows(Run(run).model(dev), store, rows, bs=bs, device=dev, run=run)
     np.savez(blocks/f'{rank}.npz', rows=rows, mu=mu, logvar=logvar)
     acc.wait_for_everyone()
     if rank == 0:
@@ -226,17 +229,16 @@ def encode_worker(store, run, bs:int=64, device=None):
         rows = np.concatenate([p['rows'] for p in parts])
         if not np.array_equal(rows, np.arange(len(store))): raise RuntimeError(f"{run}: encoded blocks do not cover the store's rows")
         mu, logvar = np.concatenate([p['mu'] for p in parts]), np.concatenate([p['logvar'] for p in parts])
-        write_latents(run, mu, logvar, store.dp_ids)
+        Run(run).write_latents(mu, logvar, store.dp_ids)
         shutil.rmtree(blocks, ignore_errors=True)
     acc.wait_for_everyone()
 
 def encode_distributed(store=None, run=None, nprocs:int=2, bs:int=64, threads:int=1, device=None) -> np.ndarray:
     "`train.encode_store` with the rows spread over `nprocs` processes; writes the same files, returns the latents."
     if run is None: raise ValueError("encode_distributed needs a run folder")
-    if store is None: store = json.loads((Path(run)/'config.json').read_text())['store']
-    store = store.path if isinstance(store, Store) else store
+    store = Run(run, store).need_store('encoding reads every spectrum').path
     launch(encode_worker, nprocs, str(store), str(run), bs, device, threads=threads)
-    return np.load(Path(run)/'latents.npy')
+    return Run(run).latents().mu
 
 # %% ../nbs/05a_distributed.ipynb #33c14b98
 def capacity_plan(n_spectra:int=270_000, length:int=327_680, bytes_per_px:int=2, passes:float=48e6,

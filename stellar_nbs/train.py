@@ -4,19 +4,21 @@
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'LossPart', 'History',
-           'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'EpochLog', 'adam', 'vae_learner', 'array_dataloaders',
-           'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction', 'equivariance_penalty',
-           'velocity_consistency', 'default_device', 'check_device', 'preset_settings', 'train_run', 'save_model',
-           'load_model', 'encode_store', 'encode_rows', 'write_latents', 'load_latents']
+           'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'TrainConfig', 'EpochLog', 'adam', 'vae_learner',
+           'array_dataloaders', 'doppler_shift', 'DopplerAugment', 'DopplerPairs', 'shift_direction',
+           'equivariance_penalty', 'velocity_consistency', 'train_config', 'default_device', 'check_device',
+           'train_run', 'save_model', 'encode_store', 'encode_rows']
 
 # %% ../nbs/05_train.ipynb #88316d9a
-import json, os, time, random, math
+import json, os, time, random, math, dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from fastcore.basics import store_attr, noop
+from fastcore.meta import delegates
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelTrainException
 from fastai.callback.training import GradientClip
@@ -27,8 +29,10 @@ from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from .spectra import progress_bar, interactive_output     # bars in terminals and notebooks, none in logs
-from .model import SpectrumVAE, vae_config, velocity_pixels
-from .store import Store, _atomic_write, _locked
+from .model import SpectrumVAE, vae_config, velocity_pixels, zero_invalid, model_device
+from .store import Store
+from .files import atomic_write
+from .run import Run
 from .spectra import Grid, InputError, check_number
 from .data import store_dataloaders, iter_store
 
@@ -72,7 +76,7 @@ class ZeroInvalid(Callback):
     order = -15
     def before_batch(self):
         if len(self.yb) < 2: return
-        self.learn.xb = (self.xb[0] * self.yb[-1].to(self.xb[0].dtype),) + tuple(self.xb[1:])
+        self.learn.xb = (zero_invalid(self.xb[0], self.yb[-1]),) + tuple(self.xb[1:])
 
 # %% ../nbs/05_train.ipynb #71b088f5
 class KLWarmup(Callback):
@@ -144,7 +148,7 @@ class History(Callback):
                    valid_recon=mean('valid', 'recon'), valid_kl=mean('valid', 'kl'),
                    lr=float(self.opt.hypers[-1]['lr']), seconds=round(time.time() - self.t0, 2))
         self.rows = [r for r in self.rows if r['epoch'] != self.epoch] + [row]
-        _atomic_write(self.fname, lambda tmp: pd.DataFrame(self.rows).to_csv(tmp, index=False))
+        atomic_write(self.fname, lambda tmp: pd.DataFrame(self.rows).to_csv(tmp, index=False))
 
 # %% ../nbs/05_train.ipynb #9ac6a72e
 def _bare_model(model): return getattr(model, '_orig_mod', model)   # unwrap torch.compile
@@ -161,7 +165,7 @@ def save_checkpoint(learn, fname):
     epoch = learn.iteration // max(1, len(learn.dls.train)) if getattr(learn, 'dls', None) is not None else getattr(learn, 'epoch', 0)
     state = dict(model=model.state_dict(), opt=_plain(learn.opt.state_dict()) if learn.opt is not None else None,
                  iteration=int(learn.iteration), epoch=int(epoch), config=getattr(model, 'config', None))
-    _atomic_write(fname, lambda tmp: torch.save(state, tmp))
+    atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
 def load_checkpoint(learn, fname, with_opt:bool=True):
     "Restore model, optimiser state and `learn.iteration` from `fname` (loaded with `weights_only=True`)."
@@ -192,6 +196,45 @@ class _FinishPartialEpoch(Callback):
         if not self.training or self.remaining is None: return
         self.remaining -= 1
         if self.remaining <= 0: self.remaining = None; raise CancelTrainException()
+
+# %% ../nbs/05_train.ipynb #0ac06cd0
+@dataclass(frozen=True)
+class TrainConfig:
+    "A training recipe: model size, optimiser, KL schedule, label-free augmentations, length, and how to run it."
+    model: str = 'paper'          # model preset of `model.vae_config` ('paper', 'cpu', 'tiny')
+    bs: int = 32                  # spectra per batch
+    lr: float = 1e-4              # learning rate (the peak of the schedule when `one_cycle`)
+    epochs: int|None = None       # passes over the training rows; None: as many as `iterations` need
+    iterations: int|None = None   # optimiser steps, used when `epochs` is None
+    kl: dict|None = None          # `KLWarmup` schedule (start, end, beta); None: the paper's 5k -> 20k iterations to 0.3
+    kl_reduction: str = 'mean'    # how `BottleneckLoss` sums the KL over the nodes: 'mean', 'sum' or 'group'
+    clip: float|None = None       # gradient-norm clip; None or 0: no clipping
+    one_cycle: bool = False       # fastai's one-cycle schedule instead of a constant learning rate
+    every: int|None = None        # checkpoint every this many iterations; None: after every epoch
+    doppler: float|None = None    # `DopplerAugment` velocity range [km/s]; None: no augmentation
+    pairs: dict|None = None       # `DopplerPairs` settings (v_max, lam, min_norm, lam_dec); None: no pairs
+    velocity: dict|None = None    # the Doppler layer of `SpectrumVAE` (node, scale); None: a plain decoder
+    valid_pct: float = 0.1        # fraction of the stars held out for validation
+    balance: bool = True          # weight training rows 1/(spectra of their star)
+    precision: str|None = 'auto'  # 'bf16'/'fp16' mixed precision, None for fp32; 'auto': bf16 (or fp16) on a GPU
+    compile: bool = False         # `torch.compile` the model
+    num_workers: int = 0          # data-loader worker processes
+    name: str = 'custom'          # the recipe's name, saved as `preset` in config.json
+
+    def __post_init__(self):
+        if self.kl is None: object.__setattr__(self, 'kl', dict(start=5000, end=20000, beta=0.3))
+        for k in ('epochs', 'iterations', 'every'):
+            if getattr(self, k) is not None: check_number(k, getattr(self, k))
+        check_number('bs', self.bs); check_number('lr', self.lr, 0, False, strict=True)
+        if self.clip is not None: check_number('clip', self.clip, 0, False)
+        check_number('valid_pct', self.valid_pct, 0, False); check_number('num_workers', self.num_workers, 0)
+        if self.kl_reduction not in ('mean', 'sum', 'group'): raise InputError(f"kl_reduction must be 'mean', 'sum' or 'group', got {self.kl_reduction!r}")
+        if self.precision not in ('auto', None, 'bf16', 'fp16'): raise InputError(f"precision must be 'auto', 'bf16', 'fp16' or None, got {self.precision!r}")
+
+    def replace(self, **changes) -> 'TrainConfig':
+        "A copy with `changes`; a given `iterations` drops the recipe's `epochs` (and a given `epochs` wins over both)."
+        if 'iterations' in changes and 'epochs' not in changes: changes['epochs'] = None
+        return dataclasses.replace(self, **changes)
 
 # %% ../nbs/05_train.ipynb #e70c1001
 class EpochLog(Callback):
@@ -227,21 +270,28 @@ def _free_nodes(model) -> tuple:
     v = getattr(_bare_model(model), 'velocity', None)
     return (v['node'],) if v else ()
 
-def vae_learner(dls, model:nn.Module, lr:float=1e-4, kl:dict=None, kl_reduction:str='mean', clip:float=None,
-                precision='auto', compile:bool=False, checkpoint=None, every:int=None, history=None,
-                append:bool=False, progress:bool=True, path='.', cbs=None) -> Learner:
+def vae_learner(dls,                   # `DataLoaders` of `(flux, flux, valid)` batches
+                model:nn.Module,       # the `SpectrumVAE` to train
+                config=None,              # a `TrainConfig`: the recipe's lr, kl, kl_reduction, clip, precision, compile, every (default: the paper's)
+                checkpoint=None,       # file to checkpoint into (every `config.every` iterations and at the end)
+                history=None,          # CSV file of the losses per epoch
+                append:bool=False,     # append to `history` (a resumed run)
+                progress:bool=True,    # bars in terminals/notebooks, a line per epoch in logs
+                path='.',              # the learner's folder
+                cbs=None,              # more fastai callbacks
+                **changes) -> Learner: # fields of `TrainConfig` that change `config` (lr=, kl=, ...)
     "A fastai `Learner` training `model` on `dls` (batches `(flux, flux, valid)`) with the bottleneck loss."
-    kl = dict(start=5000, end=20000, beta=0.3) if kl is None else kl
-    device = getattr(dls, 'device', None) or next(model.parameters()).device
-    cbs = [IterationCounter(), ZeroInvalid(), KLWarmup(**kl)] + list(cbs or [])
-    if clip: cbs.append(GradientClip(clip))
-    if checkpoint: cbs.append(Checkpointer(checkpoint, every))
+    config = (config or TrainConfig()).replace(**changes)
+    device = getattr(dls, 'device', None) or model_device(model)
+    cbs = [IterationCounter(), ZeroInvalid(), KLWarmup(**config.kl)] + list(cbs or [])
+    if config.clip: cbs.append(GradientClip(config.clip))
+    if checkpoint: cbs.append(Checkpointer(checkpoint, config.every))
     if history: cbs.append(History(history, append=append))
-    prec = _precision(precision, device)
+    prec = _precision(config.precision, device)
     if prec: cbs.append(MixedPrecision(amp_mode=prec))
-    net = torch.compile(model) if compile else model
-    learn = Learner(dls, net, loss_func=BottleneckLoss(kl_reduction=kl_reduction, free_nodes=_free_nodes(net)), opt_func=adam, lr=lr,
-                    metrics=[LossPart('recon'), LossPart('kl')], cbs=cbs, path=path, model_dir='.')
+    net = torch.compile(model) if config.compile else model
+    learn = Learner(dls, net, loss_func=BottleneckLoss(kl_reduction=config.kl_reduction, free_nodes=_free_nodes(net)), opt_func=adam,
+                    lr=config.lr, metrics=[LossPart('recon'), LossPart('kl')], cbs=cbs, path=path, model_dir='.')
     learn.recorder.train_metrics = True
     if not progress or not interactive_output():    # no bars; where output is a log, one line per epoch instead
         learn.remove_cbs(learn.cbs.filter(lambda c: type(c).__name__ == 'ProgressCallback'))
@@ -386,32 +436,38 @@ def velocity_consistency(mu,          # (2h, n_latent): codes of h spectra at ve
     spread = mu[:, keep].var(0).sum().detach() if len(mu) > 1 else torch.tensor(0., device=mu.device)
     return e_v + dm[:, keep].pow(2).sum(1).mean() / (spread + 1e-3)
 
-# %% ../nbs/05_train.ipynb #948289da
+# %% ../nbs/05_train.ipynb #6f7a8394
+_CPU = TrainConfig(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.7, beta=0.01), kl_reduction='group',
+                   clip=1.0, one_cycle=True, velocity=dict(node=0, scale=100.), pairs=dict(v_max=100., lam=1.0, min_norm=0., lam_dec=0.),
+                   name='cpu')
 TRAIN_PRESETS = {
-    'paper': dict(model='paper', bs=32, lr=1e-4, iterations=1_500_000, kl=dict(start=5000, end=20000, beta=0.3), kl_reduction='mean',
-                  every=10_000, one_cycle=False, doppler=None, pairs=None),
+    'paper': TrainConfig(iterations=1_500_000, every=10_000, name='paper'),
     # the demo's recipe (90_paper, section 9): the autoencoder first, then a group-lasso KL that closes the nodes not worth
     # their information; a decoder ending in a Doppler layer driven by node 0, and label-free pairs of each spectrum at
     # two velocities that teach node 0 the velocity differences (and the other nodes to ignore them)
-    'cpu':   dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.7, beta=0.01), kl_reduction='group',
-                  every=None, clip=1.0, one_cycle=True, doppler=None, velocity=dict(node=0, scale=100.),
-                  pairs=dict(v_max=100., lam=1.0, min_norm=0., lam_dec=0.)),
+    'cpu': _CPU,
+    'cpu_long': _CPU.replace(epochs=240, name='cpu_long'),      # the demo's --long (1,000 stars; about an hour of one core)
     # the 'cpu' preset of 2026-12-01 (pairs with a learned shift direction, no Doppler layer; 90_paper, section 9)
-    'cpu_v2': dict(model='cpu', bs=8, lr=2e-3, epochs=80, kl=dict(start=0.5, end=0.8, beta=0.005), kl_reduction='group',
-                   every=None, clip=1.0, one_cycle=True, doppler=None, pairs=dict(v_max=100., lam=0.02, min_norm=3., lam_dec=1.)),
+    'cpu_v2': _CPU.replace(kl=dict(start=0.5, end=0.8, beta=0.005), velocity=None,
+                           pairs=dict(v_max=100., lam=0.02, min_norm=3., lam_dec=1.), name='cpu_v2'),
     # the 'cpu' preset until 2026-12 (kept to reproduce older runs; 90_paper, section 9)
-    'cpu_v1': dict(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), kl_reduction='mean',
-                   every=None, clip=1.0, one_cycle=True, doppler=None),
-    'tiny':  dict(model='tiny', bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), kl_reduction='mean',
-                  every=None, one_cycle=False, doppler=None),
+    'cpu_v1': TrainConfig(model='cpu', bs=8, lr=2e-3, epochs=60, kl=dict(start=0.1, end=0.5, beta=0.3), clip=1.0, one_cycle=True,
+                          name='cpu_v1'),
+    'tiny': TrainConfig(model='tiny', bs=8, lr=1e-2, epochs=3, kl=dict(start=0.2, end=0.6, beta=0.01), name='tiny'),
 }
+
+def train_config(preset='cpu',   # a name in `TRAIN_PRESETS`, a `TrainConfig`, or a dict of its fields (a custom recipe)
+                 **changes) -> TrainConfig:
+    "The training recipe `preset` with `changes` (fields of `TrainConfig`) on top."
+    if isinstance(preset, dict): preset = TrainConfig(**{'model': 'cpu', **preset})
+    elif not isinstance(preset, TrainConfig):
+        if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
+        preset = TRAIN_PRESETS[preset]
+    return preset.replace(**changes) if changes else preset
 
 def default_device():
     "'cuda' when a GPU is visible, else 'cpu'."
     return 'cuda' if torch.cuda.is_available() else 'cpu'
-
-def _open_store(store):
-    return store if hasattr(store, 'flux') and hasattr(store, 'grid') else Store(store)
 
 def _versions():
     import fastai, stellar_nbs
@@ -424,121 +480,93 @@ def check_device(device=None) -> str:
         raise InputError(f"device {device!r}: no CUDA GPU is visible to torch (use --device cpu)")
     return device
 
-def preset_settings(preset) -> dict:
-    "The settings of a training preset: a name in `TRAIN_PRESETS` or a dict (a custom recipe, e.g. `{**TRAIN_PRESETS['cpu'], 'doppler': None}`)."
-    if isinstance(preset, dict): return {'model': 'cpu', 'kl_reduction': 'mean', 'doppler': None, 'pairs': None, 'velocity': None, **preset}
-    if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")
-    return TRAIN_PRESETS[preset]
+# %% ../nbs/05_train.ipynb #88536dc6
+def _as_store(store) -> Store: return store if isinstance(store, Store) else Store(store)
 
-def _run_settings(preset, epochs, bs, lr, kl, every, clip=None, one_cycle=None):
-    p = preset_settings(preset)
-    def given(v, key): return p.get(key) if v is None else v      # explicit None: 0 or -3 is an error, not "use the default"
-    check_number('epochs', epochs); check_number('bs', given(bs, 'bs')); check_number('lr', given(lr, 'lr'), 0, False, strict=True)
-    check_number('every', given(every, 'every')); check_number('clip', given(clip, 'clip'), 0, False)
-    return dict(bs=given(bs, 'bs'), lr=given(lr, 'lr'), kl=dict(given(kl, 'kl')), every=given(every, 'every'), clip=given(clip, 'clip'),
-                one_cycle=given(one_cycle, 'one_cycle'),
-                epochs=epochs, iterations=p.get('iterations') if epochs is None else None, default_epochs=p.get('epochs'),
-                model=p['model'], kl_reduction=p['kl_reduction'], doppler=p.get('doppler'), pairs=p.get('pairs'),
-                velocity=p.get('velocity'))
+def _epochs(config:TrainConfig, per_epoch:int) -> int:
+    if config.epochs is not None: return config.epochs
+    if config.iterations is None: raise InputError(f"recipe {config.name!r}: give epochs or iterations")
+    return math.ceil(config.iterations / per_epoch)
 
-# %% ../nbs/05_train.ipynb #781298e3
-def _one_run_at_a_time(f):
-    "Hold an exclusive lock on the run folder (the second argument) while `f` trains into it."
-    import functools
-    @functools.wraps(f)
-    def locked(store, run, *args, **kwargs):
-        Path(run).mkdir(parents=True, exist_ok=True)
-        with _locked(Path(run), 'another train is writing this run folder'): return f(store, run, *args, **kwargs)
-    return locked
+def _run_config(config:TrainConfig, store:Store, model, dls, seed, device, total:int) -> dict:
+    "What config.json records: everything later steps need without the caller's arguments."
+    return dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=config.name,
+                seed=seed, bs=config.bs, lr=config.lr, kl={**config.kl, 'total': total}, kl_reduction=config.kl_reduction,
+                epochs=total // len(dls.train), iterations_per_epoch=len(dls.train), total_iterations=total,
+                valid_pct=config.valid_pct, balance=config.balance, clip=config.clip, one_cycle=config.one_cycle,
+                doppler=config.doppler, pairs=config.pairs, n_train=len(dls.train_rows), n_valid=len(dls.valid_rows),
+                device=str(device), versions=_versions(), started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
 
-@_one_run_at_a_time
-def train_run(store, run, preset:str='cpu', epochs:int=None, seed:int=0, device=None, bs:int=None, lr:float=None,
-              kl:dict=None, kl_reduction:str=None, valid_pct:float=0.1, balance:bool=True, clip:float=None,
-              precision='auto', compile:bool=False, every:int=None, one_cycle:bool=None, resume:bool=True,
-              num_workers:int=0, rows=None, dls=None, cbs=None, progress:bool=True) -> Learner:
+def train_run(store,             # the store (a `Store` or its folder) to train on
+              run,               # the run folder to write (created; resumed when it holds a checkpoint)
+              config='cpu',      # the recipe: a name in `TRAIN_PRESETS`, a `TrainConfig` or a dict of its fields
+              seed:int=0,        # seed of the split, the initial weights, the batches and the augmentations
+              device=None,       # 'cpu' or 'cuda' (default: a GPU when one is visible)
+              resume:bool=True,  # go on from the run's checkpoint (False: start again)
+              rows=None,         # store rows to use (default: all)
+              dls=None,          # `DataLoaders` to use instead of the store's (e.g. distributed ones)
+              cbs=None,          # more fastai callbacks
+              progress:bool=True,# bars in terminals/notebooks, a line per epoch in logs
+              **changes) -> Learner:  # fields of `TrainConfig` that change the recipe (epochs=, bs=, lr=, ...)
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
-    store, run = _open_store(store), Path(run)
-    run.mkdir(parents=True, exist_ok=True)
-    s = _run_settings(preset, epochs, bs, lr, kl, every, clip, one_cycle)
-    kl_reduction = s['kl_reduction'] if kl_reduction is None else kl_reduction
-    device = check_device(device)
-    set_seed(seed, reproducible=True)
-    if dls is None:
-        dls = store_dataloaders(store, bs=s['bs'], valid_pct=valid_pct, seed=seed, balance=balance,
-                                num_workers=num_workers, device=device, rows=rows)
-    per_epoch = len(dls.train)
-    if per_epoch == 0: raise InputError(f"{store.path}: no training batches (too few spectra for batch size {s['bs']})")
-    n_epoch = s['epochs'] if s['epochs'] is not None else (math.ceil(s['iterations'] / per_epoch) if s['iterations'] else s['default_epochs'])
-    total = n_epoch * per_epoch
-    velocity = s['velocity'] and dict(s['velocity'], pixels=velocity_pixels(store.grid.wave))
-    model = SpectrumVAE(**vae_config(store.grid.length, s['model']), velocity=velocity).to(device)
-    cfg = dict(store=str(Path(store.path).resolve()), grid=store.grid.to_dict(), model=model.config, preset=preset if isinstance(preset, str) else 'custom',
-               seed=seed, bs=s['bs'], lr=s['lr'], kl={**s['kl'], 'total': total}, kl_reduction=kl_reduction,
-               epochs=n_epoch, iterations_per_epoch=per_epoch, total_iterations=total, valid_pct=valid_pct,
-               balance=balance, clip=s['clip'], one_cycle=s['one_cycle'], doppler=s['doppler'], pairs=s['pairs'], n_train=len(dls.train_rows),
-               n_valid=len(dls.valid_rows), device=str(device), versions=_versions(),
-               started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-    ck = run/'checkpoint.pth'
-    resuming = resume and ck.exists()
-    if resuming:
-        old = json.loads((run/'config.json').read_text())
-        if old['model'] != model.config: raise InputError(f"{run}: checkpoint was trained with model {old['model']}, not {model.config}")
-    _atomic_write(run/'config.json', lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=1)))
-    split = pd.DataFrame(dict(row=np.r_[dls.train_rows, dls.valid_rows],
-                              split=['train'] * len(dls.train_rows) + ['valid'] * len(dls.valid_rows)))
-    _atomic_write(run/'split.csv', lambda tmp: split.sort_values('row').to_csv(tmp, index=False))
-    learn = vae_learner(dls, model, lr=s['lr'], kl=cfg['kl'], kl_reduction=kl_reduction, clip=s['clip'], precision=precision,
-                        compile=compile, checkpoint=ck, every=s['every'], history=run/'history.csv',
-                        append=resuming, progress=progress, path=run,
-                        cbs=list(cbs or []) + _augmentations(s, store.grid, seed))
-    extra = []
-    if resuming:
-        load_checkpoint(learn, ck)
-        if learn.iteration % per_epoch: extra.append(_FinishPartialEpoch(per_epoch - learn.iteration % per_epoch))
-    start_epoch = learn.iteration // per_epoch
-    if learn.iteration < total:
-        if s['one_cycle']: learn.fit_one_cycle(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
-        else: learn.fit(n_epoch, s['lr'], start_epoch=start_epoch, cbs=extra)
-    save_model(learn, run/'model.pth')
+    config = train_config(config, **changes)
+    store, run = _as_store(store), Run(run, store)
+    with run.lock():
+        device = check_device(device)
+        set_seed(seed, reproducible=True)
+        if dls is None:
+            dls = store_dataloaders(store, bs=config.bs, valid_pct=config.valid_pct, seed=seed, balance=config.balance,
+                                    num_workers=config.num_workers, device=device, rows=rows)
+        per_epoch = len(dls.train)
+        if per_epoch == 0: raise InputError(f"{store.path}: no training batches (too few spectra for batch size {config.bs})")
+        n_epoch = _epochs(config, per_epoch); total = n_epoch * per_epoch
+        velocity = config.velocity and dict(config.velocity, pixels=velocity_pixels(store.grid.wave))
+        model = SpectrumVAE(**vae_config(store.grid.length, config.model), velocity=velocity).to(device)
+        cfg = _run_config(config, store, model, dls, seed, device, total)
+        resuming = resume and run.has('checkpoint')
+        if resuming and run.config.get('model') != model.config:
+            raise InputError(f"{run.path}: checkpoint was trained with model {run.config.get('model')}, not {model.config}")
+        run.write_config(cfg)
+        split = pd.DataFrame(dict(row=np.r_[dls.train_rows, dls.valid_rows],
+                                  split=['train'] * len(dls.train_rows) + ['valid'] * len(dls.valid_rows)))
+        atomic_write(run.file('split'), lambda tmp: split.sort_values('row').to_csv(tmp, index=False))
+        learn = vae_learner(dls, model, config.replace(kl=cfg['kl']), checkpoint=run.file('checkpoint'), history=run.file('history'),
+                            append=resuming, progress=progress, path=run.path, cbs=list(cbs or []) + _augmentations(config, store.grid, seed))
+        extra = []
+        if resuming:
+            load_checkpoint(learn, run.file('checkpoint'))
+            if learn.iteration % per_epoch: extra.append(_FinishPartialEpoch(per_epoch - learn.iteration % per_epoch))
+        if learn.iteration < total:
+            fit = learn.fit_one_cycle if config.one_cycle else learn.fit
+            fit(n_epoch, config.lr, start_epoch=learn.iteration // per_epoch, cbs=extra)
+        save_model(learn, run.file('model'))
     return learn
 
-def _augmentations(s, grid, seed):
-    "The label-free augmentation callbacks a preset asks for."
-    out = [DopplerAugment(grid.wave, s['doppler'], seed=seed)] if s['doppler'] else []
-    return out + ([DopplerPairs(grid.wave, **s['pairs'], seed=seed)] if s['pairs'] else [])
+def _augmentations(config:TrainConfig, grid, seed):
+    "The label-free augmentation callbacks a recipe asks for."
+    out = [DopplerAugment(grid.wave, config.doppler, seed=seed)] if config.doppler else []
+    return out + ([DopplerPairs(grid.wave, **config.pairs, seed=seed)] if config.pairs else [])
 
 def save_model(learn, fname):
     "Atomically save the final weights and the model configuration (no optimiser) to `fname`."
     model = _bare_model(learn.model)
     state = dict(model=model.state_dict(), config=model.config, iteration=int(getattr(learn, 'iteration', 0)))
-    _atomic_write(fname, lambda tmp: torch.save(state, tmp))
+    atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
-# %% ../nbs/05_train.ipynb #6939c858
-def load_model(run, device='cpu', fname='model.pth') -> SpectrumVAE:
-    "The trained `SpectrumVAE` of run folder `run`, in eval mode on `device`."
-    run = Path(run)
-    for f in (run/'config.json', run/fname):
-        if not f.exists(): raise FileNotFoundError(f"{f}: missing; is {run} a finished training run?")
-    cfg = json.loads((run/'config.json').read_text())
-    state = torch.load(run/fname, map_location=device, weights_only=True)
-    model = SpectrumVAE(**cfg['model'])
-    model.load_state_dict(state['model'])
-    return model.to(device).eval()
-
-# %% ../nbs/05_train.ipynb #90e90fad
-def _save_npy(fname, arr):
-    with open(fname, 'wb') as f: np.save(f, arr)
-
+# %% ../nbs/05_train.ipynb #64915b3e
 @torch.no_grad()
-def encode_store(store=None, run=None, bs:int=64, device=None, progress:bool=True) -> np.ndarray:
+def encode_store(store=None,          # the store to encode (default: the run's own)
+                 run=None,            # the run folder whose model encodes
+                 bs:int=64,           # spectra per batch
+                 device=None,         # 'cpu' or 'cuda' (default: a GPU when one is visible)
+                 progress:bool=True) -> np.ndarray:
     "Encode every spectrum of `store` (default: the run's store) with the model of `run`; write and return the latents."
     if run is None: raise InputError("encode_store needs a run folder")
     check_number('bs', bs)
-    run = Path(run); device = check_device(device)
-    if store is None: store = json.loads((run/'config.json').read_text())['store']
-    store = _open_store(store)
-    mu, logvar = encode_rows(load_model(run, device), store, bs=bs, device=device, progress=progress, run=run)
-    write_latents(run, mu, logvar, store.dp_ids)
+    run, device = Run(run, store), check_device(device)
+    store = run.need_store('encoding reads every spectrum')
+    mu, logvar = encode_rows(run.model(device), store, bs=bs, device=device, progress=progress, run=run)
+    run.write_latents(mu, logvar, store.dp_ids)
     return mu
 
 @torch.no_grad()
@@ -547,18 +575,16 @@ def encode_rows(model, store, rows=None, bs:int=64, device='cpu', progress:bool=
     check_number('bs', bs)
     if store.grid.length != model.config['length']:
         raise InputError(f"{store.path}: grid has {store.grid.length} px, the model of {run or 'this run'} expects {model.config['length']}")
-    cfg = Path(run)/'config.json' if run is not None else None
-    if cfg is not None and cfg.exists() and 'grid' in json.loads(cfg.read_text()):
-        trained = Grid.from_dict(json.loads(cfg.read_text())['grid'])
-        if _lattice(trained) != _lattice(store.grid):
-            raise InputError(f"{store.path}: grid {_lattice(store.grid)} is not the grid {_lattice(trained)} the model of {run} was trained on")
+    trained = None if run is None else Run(run).grid if not isinstance(run, Run) else Run(run.path).grid
+    if trained is not None and _lattice(trained) != _lattice(store.grid):
+        raise InputError(f"{store.path}: grid {_lattice(store.grid)} is not the grid {_lattice(trained)} the model of {run} was trained on")
     rows = np.arange(len(store)) if rows is None else np.asarray(rows)
     k = model.config['n_latent']
     mu, logvar = np.zeros((len(rows), k), np.float32), np.zeros((len(rows), k), np.float32)
     done = np.zeros(len(rows), bool)
     batches = iter_store(store, bs=bs, rows=rows, device=device)
     for r, flux, valid in (progress_bar(batches, total=math.ceil(len(rows) / bs)) if progress else batches):
-        m, lv = model.encode(flux * valid.to(flux.dtype))
+        m, lv = model.encode(flux, valid)
         at = np.searchsorted(rows, np.asarray(r.cpu() if torch.is_tensor(r) else r))
         mu[at], logvar[at], done[at] = m.float().cpu().numpy(), lv.float().cpu().numpy(), True
     if not done.all(): raise RuntimeError(f"{store.path}: {(~done).sum()} of {len(rows)} rows were not encoded")   # a bug, not an input
@@ -569,40 +595,3 @@ def encode_rows(model, store, rows=None, bs:int=64, device='cpu', progress:bool=
 def _lattice(g:Grid) -> dict:
     "What makes two grids the same pixels (everything but the name)."
     return {k: v for k, v in g.to_dict().items() if k != 'name'}
-
-def write_latents(run, mu, logvar, dp_ids):
-    "Write `latents.npy`, `latents_logvar.npy` and `latents_index.csv` (row, dp_id) of every store row into `run`, as one set."
-    run = Path(run)
-    mu, logvar, dp_ids = np.asarray(mu, np.float32), np.asarray(logvar, np.float32), np.asarray(dp_ids)
-    if mu.ndim != 2 or mu.shape != logvar.shape or len(dp_ids) != len(mu):
-        raise RuntimeError(f"{run}: latents {mu.shape}, logvar {logvar.shape} and {len(dp_ids)} dp_ids disagree; nothing written")
-    index = pd.DataFrame(dict(row=np.arange(len(mu)), dp_id=dp_ids))
-    # all three are written in full (temporary names, fsync) before any is renamed over the old ones: a failure
-    # while writing leaves the old set untouched, and the renames follow each other with nothing in between
-    tmp = {f: run/f'.{f}.{os.getpid()}.tmp' for f in ('latents.npy', 'latents_logvar.npy', 'latents_index.csv')}
-    try:
-        _save_npy(tmp['latents.npy'], mu); _save_npy(tmp['latents_logvar.npy'], logvar)
-        index.to_csv(tmp['latents_index.csv'], index=False)
-        for t in tmp.values():
-            fd = os.open(t, os.O_RDONLY)
-            try: os.fsync(fd)
-            finally: os.close(fd)
-        for f in ('latents_index.csv', 'latents_logvar.npy', 'latents.npy'): os.replace(tmp[f], run/f)
-    finally:
-        for t in tmp.values(): t.unlink(missing_ok=True)
-
-def load_latents(run):
-    "`(mu, logvar, index)` of run folder `run`; `logvar` is None without `latents_logvar.npy` (latents from elsewhere)."
-    run = Path(run)
-    if not (run/'latents.npy').exists(): raise FileNotFoundError(f"{run/'latents.npy'}: missing; run encode_store first")
-    mu = np.load(run/'latents.npy', allow_pickle=False)
-    if mu.ndim != 2: raise InputError(f"{run/'latents.npy'}: expected a 2-D array (spectra x nodes), got shape {mu.shape}")
-    logvar = np.load(run/'latents_logvar.npy', allow_pickle=False) if (run/'latents_logvar.npy').exists() else None
-    if (run/'latents_index.csv').exists():
-        index = pd.read_csv(run/'latents_index.csv', dtype={'dp_id': str})
-        if 'dp_id' not in index.columns: raise InputError(f"{run/'latents_index.csv'}: no dp_id column (columns: {list(index.columns)})")
-        if 'row' not in index.columns: index.insert(0, 'row', np.arange(len(index)))
-    else: raise FileNotFoundError(f"{run/'latents_index.csv'}: missing; latents.npy needs its index (row, dp_id per latent row)")
-    if len(index) != len(mu) or (logvar is not None and logvar.shape != mu.shape):
-        raise InputError(f"{run}: latents {mu.shape}, logvar {None if logvar is None else logvar.shape} and index ({len(index)} rows) disagree")
-    return mu, logvar, index

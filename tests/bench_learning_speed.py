@@ -45,7 +45,7 @@ def train_one(recipe, store_dir, out, every, seed):
             r = probe_row(self.learn.model, store, labels, recipe, self.epoch + 1, (self.epoch + 1) * len(self.dls.train_rows) if hasattr(self.dls, 'train_rows') else None)
             pd.DataFrame([r]).to_csv(csv, mode='a', header=not csv.exists(), index=False)
             print(r, flush=True)
-    train_run(store, Path(out)/f'run_{recipe}', preset=preset, seed=seed, device='cpu', progress=False, resume=False, cbs=[Probe()])
+    train_run(store, Path(out)/f'run_{recipe}', config=preset, seed=seed, device='cpu', progress=False, resume=False, cbs=[Probe()])
 
 def passes_to(df, col, level=1.0):
     hit = df[df[col] >= level]

@@ -62,7 +62,7 @@ def test_two_processes_train_and_encode_like_one(archive):
     "2 CPU ranks (gloo, per-rank batch 4) vs 1 process (batch 8): same steps, both losses fall, final valid loss within 10%."
     store = archive/'single'
     if not (store/'flux.npy').exists(): prepare(archive/'archive', store, grid=GRID, progress=False)
-    kw = dict(preset='tiny', bs=8, epochs=3, progress=False, seed=0)
+    kw = dict(config='tiny', bs=8, epochs=3, progress=False, seed=0)
     run2 = train_distributed(store, archive/'run2', nprocs=2, **kw)
     train_run(store, archive/'run1', device='cpu', **kw)
     h2, h1 = pd.read_csv(run2/'history.csv'), pd.read_csv(archive/'run1'/'history.csv')

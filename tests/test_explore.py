@@ -28,7 +28,7 @@ def run(tmp_path_factory):
         truth = mock_archive(d/'archive', n_targets=40, seed=1, grid=grid, odd=ODD, n_exposures_max=12, progress=False)
         store = prepare(d/'archive', d/'store', grid=grid, labels=d/'archive'/'labels.csv', progress=False)
         # a plain autoencoder (no KL weight): 20 short epochs are too few for a KL term not to collapse the codes
-        train_run(store, d/'run', preset='tiny', epochs=20, lr=3e-3, kl=dict(start=0.2, end=0.6, beta=0.),
+        train_run(store, d/'run', config='tiny', epochs=20, lr=3e-3, kl=dict(start=0.2, end=0.6, beta=0.),
                   device='cpu', progress=False)
         encode_store(store, d/'run', device='cpu', progress=False)
     finally: torch.set_num_threads(threads)

@@ -22,7 +22,7 @@ def chain(tmp_path_factory):
     d = tmp_path_factory.mktemp('chain')
     mock_archive(d/'fits', n_targets=14, seed=0, grid=GRID, n_exposures_max=4, progress=False)
     store = prepare(d/'fits', d/'store', grid=GRID, labels=d/'fits'/'labels.csv', progress=False)
-    train_run(store, d/'run', preset='tiny', epochs=2, seed=0, device='cpu', bs=4, progress=False)
+    train_run(store, d/'run', config='tiny', epochs=2, seed=0, device='cpu', bs=4, progress=False)
     encode_store(store, d/'run', device='cpu', progress=False)
     return d
 
@@ -125,7 +125,7 @@ def test_killed_training_resumes_the_schedule(chain, tmp_path):
     done = len(pd.read_csv(hist))
     state = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
     assert state['iteration'] >= 2 * json.loads((tmp_path/'run'/'config.json').read_text())['iterations_per_epoch']
-    learn = train_run(chain/'store', tmp_path/'run', preset='tiny', epochs=40, bs=4, device='cpu', progress=False)
+    learn = train_run(chain/'store', tmp_path/'run', config='tiny', epochs=40, bs=4, device='cpu', progress=False)
     cfg = json.loads((tmp_path/'run'/'config.json').read_text())
     h = pd.read_csv(hist)
     assert learn.iteration == cfg['total_iterations'] and h.epoch.tolist() == list(range(40)), (learn.iteration, h.epoch.tolist())

@@ -111,12 +111,12 @@ def test_resume_continues_schedule(tmp_path):
     per_epoch = len(dls().train)                      # 36 train spectra / 8 -> 4 batches (drop_last)
     kl = dict(start=2, end=10, beta=0.3)
     with pytest.raises(RuntimeError, match='simulated crash'):    # last periodic checkpoint: iteration per_epoch + 2
-        train_run(store, tmp_path/'run', preset='tiny', epochs=3, kl=kl, every=per_epoch + 2, dls=dls(),
+        train_run(store, tmp_path/'run', config='tiny', epochs=3, kl=kl, every=per_epoch + 2, dls=dls(),
                   cbs=[Crash(per_epoch + 3)], progress=False)
     state = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
     assert state['iteration'] == per_epoch + 2
     spy = Spy()
-    learn = train_run(store, tmp_path/'run', preset='tiny', epochs=3, kl=kl, dls=dls(), cbs=[spy], progress=False)
+    learn = train_run(store, tmp_path/'run', config='tiny', epochs=3, kl=kl, dls=dls(), cbs=[spy], progress=False)
     its = [i for i, _ in spy.seen]
     assert its == list(range(per_epoch + 2, 3 * per_epoch))
     assert [w for _, w in spy.seen] == pytest.approx([KLWarmup(**kl).weight(i) for i in its])
@@ -130,7 +130,7 @@ def test_resume_continues_schedule(tmp_path):
 def test_same_seed_same_result(tmp_path):
     store = ArrayStore(toy_flux(40), GRID, tmp_path/'store')
     def run(name, seed):
-        train_run(store, tmp_path/name, preset='tiny', epochs=2, seed=seed,
+        train_run(store, tmp_path/name, config='tiny', epochs=2, seed=seed,
                   dls=array_dataloaders(store.flux, bs=8, valid_pct=0.2, seed=seed), progress=False)
         return load_model(tmp_path/name).state_dict()
     a, b, c = run('a', 0), run('b', 0), run('c', 1)
@@ -141,7 +141,7 @@ def test_same_seed_same_result(tmp_path):
 def test_run_folder_contents(tmp_path):
     store = ArrayStore(toy_flux(40), GRID, tmp_path/'store')
     run = tmp_path/'run'
-    train_run(store, run, preset='tiny', epochs=2, dls=array_dataloaders(store.flux, bs=8), progress=False)
+    train_run(store, run, config='tiny', epochs=2, dls=array_dataloaders(store.flux, bs=8), progress=False)
     cfg = json.loads((run/'config.json').read_text())
     assert cfg['model'] == vae_config(GRID.length, 'tiny') and cfg['grid'] == GRID.to_dict()
     assert cfg['store'] == str((tmp_path/'store').resolve()) and cfg['total_iterations'] == 2 * cfg['iterations_per_epoch']
@@ -166,7 +166,7 @@ def mock_store(tmp_path_factory):
 def test_train_run_on_mock_store(mock_store, tmp_path):
     "The tiny preset trains on a tiny mock archive through store_dataloaders; loss falls; encoding is in store order."
     run = tmp_path/'run'
-    train_run(mock_store, run, preset='tiny', epochs=30, bs=2, lr=3e-3, device='cpu', progress=False)
+    train_run(mock_store, run, config='tiny', epochs=30, bs=2, lr=3e-3, device='cpu', progress=False)
     h = pd.read_csv(run/'history.csv')
     assert len(h) == 30 and np.isfinite(h[['train_loss', 'valid_loss', 'train_recon', 'train_kl']]).all().all()
     split = pd.read_csv(run/'split.csv'); train_rows = split.row[split.split == 'train'].to_numpy()

@@ -9,11 +9,10 @@ __all__ = ['RUN_FILES', 'Latents', 'Run', 'as_run']
 import json, os
 from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 from .spectra import Grid, InputError, NotFoundError, RangeError
 from .files import atomic_write, folder_lock
 from .store import Store
-from .model import SpectrumVAE
 from fastcore.basics import patch_to
 
 # %% ../nbs/04a_run.ipynb #ab7b26ae
@@ -115,9 +114,11 @@ def need_grid(self) -> Grid:
 
 # %% ../nbs/04a_run.ipynb #061b5db7
 @patch_to(Run)
-def model(self, device='cpu', fname:str='model.pth') -> SpectrumVAE:
-    "The trained `SpectrumVAE` (eval mode, on `device`); `fname` 'checkpoint.pth' for the last checkpoint."
+def model(self, device='cpu', fname:str='model.pth'):
+    "The trained `model.SpectrumVAE` (eval mode, on `device`); `fname` 'checkpoint.pth' for the last checkpoint."
     if 'model' in self._parts: return self._parts['model'].eval()
+    import torch                                   # here, not at the top: reading latents and reports needs no torch
+    from stellar_nbs.model import SpectrumVAE
     f = self.path/fname
     if not f.exists(): raise FileNotFoundError(f"{f}: missing; is {self.path} a finished training run?")
     state = torch.load(f, map_location=device, weights_only=True)

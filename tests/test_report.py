@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 import matplotlib; matplotlib.use('Agg')
 from stellar_nbs.informative import mock_latents, MOCK_NODES
-from stellar_nbs.report import analyse_run, run_labels, run_latents
+from stellar_nbs.report import analyse_run, run_labels
+from stellar_nbs.run import Run
 
 def write_run(path, n=500, seed=0, store=None):
     path.mkdir(parents=True)
@@ -43,12 +44,12 @@ def test_report_gmm_two_labels(tmp_path):
 
 def test_labels_join_and_errors(tmp_path):
     lab, _ = write_run(tmp_path/'run', n=100)
-    mu, logvar, index = run_latents(tmp_path/'run')
+    mu, logvar, index = Run(tmp_path/"run").latents()
     shuffled = lab.sample(frac=1, random_state=1).iloc[5:]
     joined = run_labels(tmp_path/'run', index, labels=shuffled)
     assert list(joined.dp_id) == list(index.dp_id) and joined.teff.isna().sum() == 5
     np.testing.assert_allclose(joined.teff.dropna(), lab.set_index('dp_id').loc[joined.dp_id[joined.teff.notna()], 'teff'])
     with pytest.raises(ValueError, match='more than once'): run_labels(tmp_path/'run', index, labels=pd.concat([lab, lab[:1]]))
     np.save(tmp_path/'run'/'latents_logvar.npy', logvar[:10])
-    with pytest.raises(ValueError, match='disagree'): run_latents(tmp_path/'run')
+    with pytest.raises(ValueError, match='disagree'): Run(tmp_path/"run").latents()
     with pytest.raises(FileNotFoundError, match='latents.npy'): analyse_run(tmp_path/'nothing')

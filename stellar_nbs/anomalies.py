@@ -16,7 +16,9 @@ from scipy.ndimage import uniform_filter1d
 from sklearn.ensemble import IsolationForest
 import warnings
 from sklearn.neighbors import NearestNeighbors
-from .explore import RunParts, robust_standardisation, run_store, _run_nodes
+from .explore import robust_standardisation, _run_nodes
+from .run import Run, Latents, as_run
+from .model import model_device
 from .ccf import C_KMS, ccf_batch, continuum
 from .spectra import InputError
 
@@ -165,7 +167,7 @@ def _percentile_last(a, q:float):
 def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1., wide_aa:float=10.,
                           companions:bool=True) -> pd.DataFrame:
     "`residual_stats` (and `companion_stats`) of every store row (or `rows`), reconstructing each spectrum from its latent mean."
-    p = next(model.parameters(), None); dev = p.device if p is not None else 'cpu'
+    dev = model_device(model)
     k, kw = (max(1, int(round(w / store.grid.step))) for w in (smooth_aa, wide_aa))
     rows = np.arange(len(store)) if rows is None else np.asarray(rows)
     model.eval(); parts = []
@@ -175,7 +177,7 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
             flux = np.asarray(store.flux[np.sort(r)], dtype=np.float32)[np.argsort(np.argsort(r))]
             valid = np.isfinite(flux)
             x = torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev)
-            recon = model.decode(model.encode(x)[0]).reshape(len(r), -1).float()
+            recon = model.reconstruct(x).reshape(len(r), -1).float()
             gpu = torch.device(dev).type == 'cuda'                  # on a GPU the statistics stay there too
             if gpu: flux, valid = x[:, 0].masked_fill(~torch.from_numpy(valid).to(dev), float('nan')), torch.from_numpy(valid).to(dev)
             else: recon = recon.cpu().numpy()
@@ -254,22 +256,31 @@ def component_z(components:pd.DataFrame, reference=None) -> pd.DataFrame:
                          for c in components.columns}, index=components.index)
 
 # %% ../nbs/08a_anomalies.ipynb #4c699dfd
-def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'recon_companion'),
-                   n_estimators:int=300, seed:int=0, bs:int=32, device='cpu', latents=None, index=None, how:str='max',
-                   reference:str='neighbours', k:int=30, save:bool=False) -> pd.DataFrame:
+def anomaly_scores(run,             # the encoded run folder (or a model, with `latents` and `store`)
+                   store=None,      # the store the run was trained on (default: the run's own)
+                   nodes=None,      # nodes for the isolation forest and the neighbours (default: the informative ones)
+                   components=('iforest', 'recon_excess', 'recon_emission', 'recon_deficit', 'recon_companion'),  # what is combined
+                   seed:int=0,      # seed of the isolation forest
+                   bs:int=32,       # spectra per reconstruction batch
+                   device='cpu',    # where the model reconstructs (and the statistics run, on a GPU)
+                   latents=None,    # latent means (array or `run.Latents`) instead of the run's (array: in store order)
+                   how:str='max',   # combine the robust z of the components by their 'max' or 'sum'
+                   reference:str='neighbours',  # z against each spectrum's `k` latent neighbours, or against 'all'
+                   k:int=30,        # neighbours of the reference
+                   save:bool=False) -> pd.DataFrame:  # write RUN/anomalies.csv
     "Rank the encoded spectra of `run` by anomaly score (max or sum of robust z of `components`); most anomalous first."
     if reference not in ('neighbours', 'all'): raise ValueError(f"reference must be 'neighbours' or 'all', got {reference!r}")
-    parts = RunParts(run, latents=latents, index=index, device=device)
-    st = run_store(parts.run, store) if (parts.run is not None or store is not None) else None
+    parts = as_run(run, store=store)
+    st = parts.store
     if st is None: raise FileNotFoundError(f"{run}: anomaly scores need the store the run was trained on (pass store=)")
-    if parts.run is None and index is None and len(st) == len(parts.latents):    # latents given in store order
-        parts._index = pd.DataFrame({'row': np.arange(len(st)), 'dp_id': np.asarray(st.dp_ids)})
-    mu, idx = parts.latents, parts.index
-    if nodes is None: nodes = _run_nodes(parts.run, mu) if parts.run is not None else np.arange(mu.shape[1])
+    if latents is not None and not isinstance(latents, Latents):                  # latents given in store order
+        latents = Latents.of(latents, index=pd.DataFrame({'row': np.arange(len(st)), 'dp_id': np.asarray(st.dp_ids)}) if len(st) == len(latents) else None)
+    mu, _, idx = latents if latents is not None else parts.latents()
+    if nodes is None: nodes = _run_nodes(parts.path, mu) if parts.path is not None else np.arange(mu.shape[1])
     rows = idx['row'].to_numpy()
     table = pd.DataFrame({'row': rows, 'dp_id': idx['dp_id'].astype(str).to_numpy(), 'target': np.asarray(st.targets)[rows]})
-    table['iforest'] = isolation_scores(mu, nodes, n_estimators, seed)
-    errs = reconstruction_errors(parts.model, st, rows, bs, companions='recon_companion' in components)
+    table['iforest'] = isolation_scores(mu, nodes, seed=seed)
+    errs = reconstruction_errors(parts.model(device), st, rows, bs, companions='recon_companion' in components)
     for c in errs.columns: table[c] = errs[c].to_numpy()
     unknown = [c for c in components if c not in table.columns]
     if unknown: raise InputError(f"unknown anomaly components {unknown}; choose from iforest, {', '.join(errs.columns)}")
@@ -284,7 +295,7 @@ def anomaly_scores(run, store=None, nodes=None, components=('iforest', 'recon_ex
     if len(st.labels.columns):
         lab = st.labels.reindex(table['row'].to_numpy()).reset_index(drop=True)
         table = pd.concat([table, lab.drop(columns=[c for c in lab.columns if c in table.columns])], axis=1)
-    if save and parts.run is not None: table.to_csv(parts.run/'anomalies.csv', index=False)
+    if save and parts.path is not None: table.to_csv(parts.file('anomalies'), index=False)
     return table
 
 # %% ../nbs/08a_anomalies.ipynb #0b2fd018
@@ -297,15 +308,15 @@ def _worst_window(wave, res, valid, half_width:float=15.) -> tuple:
 
 def plot_anomalies(table:pd.DataFrame, run, store=None, n:int=6, device='cpu', half_width:float=15.):
     "Observed vs reconstructed spectra of the `n` top-ranked rows of an `anomaly_scores` table; returns the figure."
-    parts = RunParts(run, device=device)
-    st = run_store(parts.run, store)
+    parts = as_run(run, store=store)
+    st = parts.store
     if st is None: raise FileNotFoundError(f"{run}: plotting anomalies needs the run's store (pass store=)")
     top = table.head(n)
     g = st.grid; wave = g.wave
     flux = np.asarray(st.flux[np.sort(top['row'].to_numpy())], dtype=np.float32)[np.argsort(np.argsort(top['row'].to_numpy()))]
     with torch.no_grad():
-        m = parts.model; dev = next(m.parameters()).device
-        recon = m.decode(m.encode(torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev))[0]).reshape(len(top), -1).cpu().numpy()
+        m = parts.model(device)
+        recon = m.reconstruct(torch.from_numpy(flux)[:, None].to(model_device(m))).reshape(len(top), -1).cpu().numpy()
     fig, axs = plt.subplots(len(top), 2, figsize=(13, 2.2 * len(top)), gridspec_kw=dict(width_ratios=[2.2, 1]),
                             squeeze=False, layout='constrained')
     for (_, t), f, r, (a0, a1) in zip(top.iterrows(), flux, recon, axs):

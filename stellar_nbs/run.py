@@ -76,7 +76,8 @@ def _as_store(store) -> Store: return store if isinstance(store, Store) else Sto
 @patch_to(Run, as_prop=True)
 def store_path(self) -> Path|None:
     "The store's folder: the one given, else the one `config.json` names (None when neither)."
-    if self._store is not None: return Path(getattr(self._store, 'path', self._store))
+    if self._store is not None:
+        return Path(self._store.path) if hasattr(self._store, 'path') else None if hasattr(self._store, 'flux') else Path(self._store)
     p = self.config.get('store')
     return Path(p) if p else None
 
@@ -85,7 +86,7 @@ def store(self) -> Store|None:
     "The run's `Store` (opened once), or None when it is not given, not named, or no longer there."
     if self._parts.get('store') is None:                 # not cached while missing: training may write it later
         p = self.store_path
-        self._parts['store'] = (self._store if isinstance(self._store, Store) else
+        self._parts['store'] = (self._store if hasattr(self._store, 'flux') else      # a Store (or one that acts as one)
                                 Store(p) if p is not None and (p/'flux.npy').exists() else None)
     return self._parts['store']
 

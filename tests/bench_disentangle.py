@@ -39,9 +39,9 @@ def line(seed, c, wall):
 def rv_calibration(run, node:int, doppler:dict) -> dict:
     "Explain's shift of RV node `node` (`doppler` of explain.json) against the RV per unit of the node from the labels."
     import numpy as np
-    from stellar_nbs.train import load_latents
+    from stellar_nbs.run import Run
     from stellar_nbs.report import run_labels
-    mu, _, index = load_latents(run); y = run_labels(run, index)['radvel'].to_numpy(float); ok = np.isfinite(y)
+    mu, _, index = Run(run).latents(); y = run_labels(run, index)['radvel'].to_numpy(float); ok = np.isfinite(y)
     slope = float(np.polyfit(mu[ok, node], y[ok], 1)[0])
     return dict(rv_shift_corr=doppler['corr'], rv_kms_per_unit=doppler['kms_per_unit'], rv_label_slope=slope,
                 rv_per_unit_ratio=doppler['kms_per_unit'] / slope if slope else float('nan'))

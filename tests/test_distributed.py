@@ -6,7 +6,8 @@ from stellar_nbs.spectra import Grid
 from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import Store, prepare
 from stellar_nbs.data import iter_store
-from stellar_nbs.train import train_run, encode_store, load_model, load_latents
+from stellar_nbs.train import train_run, encode_store
+from stellar_nbs.run import Run
 from stellar_nbs.distributed import prepare_shard, merge_stores, train_distributed, encode_distributed
 
 torch.set_num_threads(1)
@@ -48,7 +49,7 @@ def test_merge_refuses_different_grids(archive):
 @torch.no_grad()
 def valid_recon(run, store) -> float:
     "Masked L1 reconstruction (eval mode: z = mu) of a run's model on its whole validation split."
-    model, split = load_model(run), pd.read_csv(Path(run)/'split.csv')
+    model, split = Run(run).model(), pd.read_csv(Path(run)/'split.csv')
     rows = split.row[split.split == 'valid'].to_numpy()
     err = n = 0.
     for _, flux, valid in iter_store(store, bs=64, rows=rows):
@@ -74,12 +75,12 @@ def test_two_processes_train_and_encode_like_one(archive):
     assert abs(r2 - r1) / r1 < 0.10, (r2, r1)
     assert json.loads((run2/'dist.json').read_text())['world_size'] == 2
     assert not (run2/'.ranks').exists()                               # only rank 0's run folder is left
-    model = load_model(run2)                                          # plain SpectrumVAE weights, no 'module.' prefix
+    model = Run(run2).model()                                          # plain SpectrumVAE weights, no 'module.' prefix
     assert torch.load(run2/'checkpoint.pth', weights_only=True)['iteration'] == h2.iteration.iloc[-1]
     # encoding spread over 2 ranks == encode_store
     mu2 = encode_distributed(store, run2, nprocs=2, bs=16)
-    lat2 = load_latents(run2)
+    lat2 = Run(run2).latents()
     mu1 = encode_store(store, run2, bs=16, device='cpu', progress=False)
     np.testing.assert_allclose(mu2, mu1, atol=1e-5)
     assert mu2.shape == (len(Store(store)), model.config['n_latent'])
-    assert list(lat2[2].dp_id) == list(Store(store).dp_ids)
+    assert list(lat2.index.dp_id) == list(Store(store).dp_ids)

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 from stellar_nbs.spectra import Grid
 from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, Store
-from stellar_nbs.train import train_run, encode_store, load_latents
+from stellar_nbs.train import train_run, encode_store
+from stellar_nbs.run import Run
 from stellar_nbs.explore import LatentIndex, traverse, plot_traversal, traversal_html, clip_windows
 from stellar_nbs.anomalies import anomaly_scores, plot_anomalies
 
@@ -82,7 +83,7 @@ def test_top_anomalies_figure(run, ranked):
 def test_retrieval_build_save_load_query(run):
     r, archive, truth = run
     ix = LatentIndex.build(r)
-    mu, _, idx = load_latents(r)
+    mu, _, idx = Run(r).latents()
     assert len(ix) == len(mu) and ix.n_latent == mu.shape[1] and {'target', 'teff', 'radvel'} <= set(ix.labels.columns)
     ix.save()
     assert json.loads((r/'retrieval.json').read_text())['nodes'] == ix.nodes.tolist()

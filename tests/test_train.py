@@ -7,7 +7,8 @@ from fastai.torch_core import set_seed
 from stellar_nbs.spectra import Grid
 from stellar_nbs.model import SpectrumVAE, vae_config
 from stellar_nbs.train import (BottleneckLoss, KLWarmup, array_dataloaders, vae_learner, save_checkpoint,
-                               load_checkpoint, train_run, load_model, encode_store, load_latents)
+                               load_checkpoint, train_run, encode_store)
+from stellar_nbs.run import Run
 
 torch.set_num_threads(1)     # tiny models: more threads only busy-wait on a shared 2-core machine
 GRID = Grid(5000., 5200., 0.5, pad_left=47, pad_right=48, gaps=((5150., 5160.),))   # 512 px
@@ -132,7 +133,7 @@ def test_same_seed_same_result(tmp_path):
     def run(name, seed):
         train_run(store, tmp_path/name, config='tiny', epochs=2, seed=seed,
                   dls=array_dataloaders(store.flux, bs=8, valid_pct=0.2, seed=seed), progress=False)
-        return load_model(tmp_path/name).state_dict()
+        return Run(tmp_path/name).model().state_dict()
     a, b, c = run('a', 0), run('b', 0), run('c', 1)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -147,9 +148,9 @@ def test_run_folder_contents(tmp_path):
     assert cfg['store'] == str((tmp_path/'store').resolve()) and cfg['total_iterations'] == 2 * cfg['iterations_per_epoch']
     split = pd.read_csv(run/'split.csv')
     assert sorted(split.row) == list(range(40)) and set(split.split) == {'train', 'valid'}
-    model = load_model(run)
+    model = Run(run).model()
     assert not model.training and model.config == cfg['model']
-    with pytest.raises(FileNotFoundError, match='nope.pth'): load_model(run, fname='nope.pth')
+    with pytest.raises(FileNotFoundError, match='nope.pth'): Run(run).model(fname='nope.pth')
 
 
 @pytest.fixture(scope='module')
@@ -172,15 +173,15 @@ def test_train_run_on_mock_store(mock_store, tmp_path):
     split = pd.read_csv(run/'split.csv'); train_rows = split.row[split.split == 'train'].to_numpy()
     f = np.asarray(mock_store.flux[train_rows], dtype=np.float32)
     x = torch.from_numpy(np.nan_to_num(f))[:, None]
-    with torch.no_grad(): rec = load_model(run)(x)[0][:, 0].numpy()
+    with torch.no_grad(): rec = Run(run).model()(x)[0][:, 0].numpy()
     flat, trained = np.nanmean(np.abs(f - 1)), np.nanmean(np.abs(f - rec))      # NaN = masked pixels
     assert trained < 0.8 * flat, (trained, flat)          # learned the training spectra beyond the continuum level
     mu = encode_store(None, run, bs=7, device='cpu', progress=False)          # the store named in config.json
-    mu2, logvar, index = load_latents(run)
+    mu2, logvar, index = Run(run).latents()
     assert mu.shape == (len(mock_store), 16) and mu.dtype == np.float32 and np.array_equal(mu, mu2)
     assert list(index.row) == list(range(len(mock_store))) and list(index.dp_id) == list(mock_store.dp_ids)
     assert np.isfinite(logvar).all()
-    model = load_model(run)
+    model = Run(run).model()
     x = torch.from_numpy(np.nan_to_num(np.asarray(mock_store.flux[5:6], dtype=np.float32)))[:, None]
     with torch.no_grad(): np.testing.assert_allclose(model.encode(x)[0].numpy()[0], mu[5], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(encode_store(mock_store, run, bs=64, device="cpu", progress=False), mu, atol=1e-5)

@@ -23,8 +23,10 @@ from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
 from .informative import informative_nodes
 from .mutual_info import mi_table
-from .report import run_labels, split_section, _jsonable
-from .explore import run_store, run_grid, decode_latents, node_values, RunParts
+from .report import run_labels, split_section
+from .files import jsonable, write_json
+from .run import Run
+from .explore import decode_latents, node_values
 
 # %% ../nbs/08b_explain.ipynb #5c05def0
 NOT_ANALYSED = ('source', 'dp_id', 'object', 'target', 'row', 'status', 'reason', 'sep_arcsec', 'label_ra', 'label_dec')
@@ -472,17 +474,8 @@ def add_report_section(run, res:dict) -> bool:
     return True
 
 # %% ../nbs/08b_explain.ipynb #d58cdb35
-def _run_latents(run) -> tuple:
-    "Latent means and their index (row, dp_id) of a run folder; the logvar file is not needed."
-    run = Path(run)
-    for f in ('latents.npy', 'latents_index.csv'):
-        if not (run/f).exists(): raise FileNotFoundError(f"{run/f}: missing; encode the store first (stellar-nbs encode)")
-    mu, index = np.load(run/'latents.npy'), pd.read_csv(run/'latents_index.csv', dtype={'dp_id': str})
-    if len(mu) != len(index) or mu.ndim != 2: raise InputError(f"{run}: latents {mu.shape} and latents_index.csv ({len(index)} rows) disagree")
-    return mu, index
-
 def _default_nodes(run, mu) -> list:
-    rep = Path(run)/'report.json'
+    rep = Run(run).file('report')
     if rep.exists() and json.loads(rep.read_text()).get('informative_nodes'): return json.loads(rep.read_text())['informative_nodes']
     nodes = informative_nodes(mu).tolist()
     if not nodes: raise InputError(f"{run}: no informative node (MAD > 0.02); name the nodes to explain (--node N)")
@@ -490,14 +483,8 @@ def _default_nodes(run, mu) -> list:
 
 def _run_model(run, model):
     if model is not None: return model, 'given'
-    if (Path(run)/'model.pth').exists() and (Path(run)/'config.json').exists(): return RunParts(run).model, str(Path(run)/'model.pth')
+    if Run(run).has('model'): return Run(run).model(), str(Run(run).file('model'))
     return None, f"no model.pth in {run}: the decoder parts (continuum, lines, Doppler-likeness) need the trained model"
-
-def _explain_grid(run, st, model):
-    try: return run_grid(run)
-    except FileNotFoundError:
-        if st is not None: return st.grid
-        raise InputError(f"{run}: no grid (no config.json and no store); pass store=") from None
 
 def explain_run(run,                  # run folder with latents.npy + latents_index.csv (model.pth for the decoder parts)
                 store=None,           # the store (path or `Store`); default: the run's own (config.json)
@@ -510,9 +497,9 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
                 n_workers:int=1,      # processes for the MI tables
                 seed:int=0) -> dict:  # random seed (subsets, codes, nulls)
     "What each node tracks (metadata, labels, time), which lines it moves and whether it acts like a Doppler shift; writes RUN/explain.json, explain.md, PNGs."
-    run = Path(run)
-    mu, index = _run_latents(run)
-    st = run_store(run, store)
+    r = Run(run, store); run = r.path
+    mu, _, index = r.latents()
+    st = r.store
     nodes = [int(n) for n in (_default_nodes(run, mu) if nodes is None else nodes)]
     bad = [n for n in nodes if not 0 <= n < mu.shape[1]]
     if bad: raise RangeError(f"{run}: nodes {bad} out of range 0..{mu.shape[1] - 1}")
@@ -530,7 +517,7 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
         res['n_mi_rows'] = len(sub)
     else: res['metadata_source'] = 'no store: the observing metadata and labels need the store (--store)'
     mdl, res['model'] = _run_model(run, model)
-    grid = _explain_grid(run, st, mdl)
+    grid = r.need_grid()
     res['node'] = {}
     for k in nodes:
         e = dict(node=k, metadata=[] if mt is None else ranked_columns(mt, k), labels=[] if lt is None else ranked_columns(lt, k))
@@ -550,8 +537,8 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
             if wins: e.setdefault('figures', []).append(_save(plot_exemplars(st, e['exemplars'], wins, k), run/f'explain_exemplars_node{k}.png'))
         e['summary'] = node_summary(e)
         res['node'][k] = e
-    res = _jsonable(res)
-    (run/'explain.json').write_text(json.dumps(res, indent=1))
+    res = jsonable(res)
+    write_json(r.file('explain'), res)
     (run/'explain.md').write_text(explain_markdown(res))
     add_report_section(run, res)
     return res

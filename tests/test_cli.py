@@ -1,7 +1,7 @@
 "The `stellar-nbs demo` wiring, run small: the default chain and the `--long` RV recipe's settings reach the run."
 import json
 import pytest, torch
-from stellar_nbs.cli import demo_command, main, LONG_DEMO
+from stellar_nbs.cli import demo_command, main
 
 @pytest.mark.slow
 def test_demo_long_recipe_settings_reach_the_run(tmp_path, capsys):
@@ -9,9 +9,9 @@ def test_demo_long_recipe_settings_reach_the_run(tmp_path, capsys):
     try: rep = demo_command(str(tmp_path/'d'), long=True, n_targets=12, epochs=2, workers=1)
     finally: torch.set_num_threads(threads)
     cfg = json.loads((tmp_path/'d'/'run'/'config.json').read_text())
-    assert cfg['grid']['step'] == 1.0 and cfg['epochs'] == 2 and cfg['preset'] == 'cpu'
+    assert cfg['grid']['step'] == 1.0 and cfg['epochs'] == 2 and cfg['preset'] == 'cpu_long'
     from stellar_nbs.train import TRAIN_PRESETS
-    kl = LONG_DEMO['kl'] or TRAIN_PRESETS['cpu']['kl']                          # None: the cpu preset's schedule
+    kl = TRAIN_PRESETS['cpu_long'].kl                                         # --long: the cpu_long recipe
     assert {k: cfg['kl'][k] for k in ('start', 'end', 'beta')} == kl and cfg['model']['velocity']['node'] == 0
     out = capsys.readouterr().out
     assert 'informative nodes' in out and 'injected odd spectra' in out and (tmp_path/'d'/'run'/'report.md').exists()

@@ -20,7 +20,8 @@ from scipy import fft as sfft
 from scipy.special import erf
 from scipy.ndimage import convolve1d
 from astropy.io import fits
-from .spectra import Grid, pixel_edges, InputError
+from .spectra import Grid, InputError
+from .resample import pixel_edges
 from .ccf import C_KMS, BUNDLED_LINELISTS, VALD_ELEMENTS, linelist_dir, read_vald, g2_mask, doppler_factor, ccf_rv, continuum, der_snr, band_depth
 
 # %% ../nbs/01_mock.ipynb #39e5c1de

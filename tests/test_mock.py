@@ -11,7 +11,8 @@ import stellar_nbs.mock as mock
 from stellar_nbs.mock import Spectrograph, synth_spectrum, stellar_lines
 from stellar_nbs.archive import mock_archive, draw_targets
 from stellar_nbs.ccf import ccf, ccf_rv, der_snr, continuum, doppler_factor, BUNDLED_LINELISTS
-from stellar_nbs.spectra import Grid, read_spectrum, to_grid, HARPS_GAP
+from stellar_nbs.spectra import Grid, read_spectrum, HARPS_GAP
+from stellar_nbs.resample import to_grid
 
 DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'
 ALPHA_CEN_B = sorted((DATA/'harps'/'alpha_cen_b').glob('*.fits'))

@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
-from .spectra import pixel_edges
+from .resample import pixel_edges
 
 # %% ../nbs/01a_ccf.ipynb #5080c063
 C_KMS = 299792.458                          # speed of light [km/s]

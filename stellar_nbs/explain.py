@@ -22,7 +22,7 @@ from .ccf import C_KMS, ccf_batch, doppler_factor, continuum, relative_shift
 from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
 from .informative import informative_nodes
-from .mutual_info import mi_table
+from .mutual_info import mi_table, MISettings
 from .report import run_labels, split_section
 from .files import jsonable, write_json
 from .run import Run
@@ -78,8 +78,8 @@ def column_mi(latents, frame:pd.DataFrame, nodes, groups=None, method:str='ksg',
     num = pd.DataFrame({c: (frame[c].astype(float) if k == 'numeric' else
                             pd.Series(pd.factorize(frame[c])[0], index=frame.index).replace(-1, np.nan).astype(float))
                         for c, k in kinds.items()}, index=frame.index)
-    t = mi_table(np.asarray(latents), num, method, nodes=nodes, labels_used=list(kinds), groups=groups, screen=False,
-                 n_sigma=np.inf, seed=seed, n_workers=n_workers)
+    t = mi_table(np.asarray(latents), num, method, nodes=nodes, labels_used=list(kinds), groups=groups, seed=seed,
+                 n_workers=n_workers, settings=MISettings(screen=False, n_sigma=np.inf))
     t = t.rename(columns={'label': 'column'})
     t.insert(2, 'kind', t.column.map(kinds))
     t['mi_above_null'] = t.mi - t.null_mean

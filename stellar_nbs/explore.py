@@ -376,7 +376,8 @@ def load(cls:LatentIndex, path):
 @patch
 def _encode_file(self:LatentIndex, path) -> np.ndarray:
     if self.grid is None or self.run is None: raise InputError(f"{path}: querying by file needs an index built from a run (model and grid)")
-    from stellar_nbs.spectra import read_spectrum, to_grid
+    from stellar_nbs.spectra import read_spectrum
+    from stellar_nbs.resample import to_grid
     g = to_grid(read_spectrum(path), self.grid)
     if g.degenerate: raise InputError(f"{path}: degenerate spectrum, not encoded ({g.reason})")
     if self._model is None: self._model = Run(self.run).model()

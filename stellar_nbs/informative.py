@@ -141,7 +141,8 @@ def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad'
 
 # %% ../nbs/06_informative.ipynb #fb3ac3df
 def _rank(a):
-    return np.argsort(np.argsort(a, axis=0), axis=0).astype(np.float64)
+    "Rank of each value within its column (0-based; ties in order of appearance)."
+    return np.argsort(np.argsort(a, axis=0, kind='stable'), axis=0, kind='stable')
 
 def match_nodes(latents_a, latents_b, nodes_a=None, nodes_b=None, min_corr=0.5):
     "Pair nodes of model A with nodes of model B (same spectra) by Hungarian assignment on |Spearman rho|."

@@ -8,7 +8,8 @@ __all__ = ['K_B', 'AMU', 'EV', 'ATOMS', 'ALPHA_ELEMENTS', 'REFERENCE_STARS', 'ST
            'Photosphere', 'line_tau0', 'damping_a', 'mask_zero_point', 'select_lines', 'stellar_lines',
            'write_bundled_lines', 'balmer_tau', 'tio_lines', 'tio_tau0', 'telluric_lines', 'LogLattice',
            'broadening_kernel', 'bin_lattice', 'lattice_cumsum', 'StarSpectrum', 'vmic_vmac', 'rest_spectrum',
-           'planck_photons', 'emission_lines', 'harps_efficiency', 'internal_step', 'Spectrograph', 'synth_spectrum']
+           'planck_photons', 'emission_lines', 'harps_efficiency', 'internal_step', 'Exposure', 'Spectrograph',
+           'synth_spectrum']
 
 # %% ../nbs/01_mock.ipynb #15713e9b
 import math
@@ -20,7 +21,8 @@ from scipy import fft as sfft
 from scipy.special import erf
 from scipy.ndimage import convolve1d
 from astropy.io import fits
-from .spectra import Grid, pixel_edges, InputError
+from .spectra import Grid, InputError
+from .resample import pixel_edges
 from .ccf import C_KMS, BUNDLED_LINELISTS, VALD_ELEMENTS, linelist_dir, read_vald, g2_mask, doppler_factor, ccf_rv, continuum, der_snr, band_depth
 
 # %% ../nbs/01_mock.ipynb #39e5c1de
@@ -328,6 +330,17 @@ def internal_step(grid:Grid) -> float:
     "Velocity step [km/s] of the synthesis lattice: 0.5 km/s for HARPS, up to 1 km/s for coarse grids."
     return float(np.clip(grid.step / grid.wmax * C_KMS / 4, 0.5, 1.0))
 
+# %% ../nbs/01_mock.ipynb #e7c05e02
+@dataclass(frozen=True)
+class Exposure:
+    "Observing conditions of one exposure: S/N, airmass, water vapour, BERV and the throughput's shape."
+    snr: float = 100.           # median S/N per pixel the counts are scaled to
+    airmass: float = 1.2        # airmass of the telluric absorption
+    pwv: float = 2.5            # precipitable water vapour [mm]
+    berv: float = 0.            # barycentric Earth RV [km/s]: telluric lines appear at +BERV
+    tilt: float = 0.            # throughput tilt across the grid (`Spectrograph.throughput`)
+    curv: float = 0.            # throughput curvature
+
 # %% ../nbs/01_mock.ipynb #72ce116e
 class Spectrograph:
     "HARPS-like observing of `StarSpectrum`s onto the core lattice of `grid` (default `Grid.harps()`)."
@@ -372,14 +385,19 @@ class Spectrograph:
         if teff not in self._planck: self._planck[teff] = planck_photons(self.wave, teff)
         return self._planck[teff]
 
-    def expose(self, components, snr, airmass=1.2, pwv=2.5, berv=0., tilt=0., curv=0., rng=None, noise=True,
-               emission=None, broken=None):
-        "Counts [ADU] and errors for `components` = [(StarSpectrum, rv [km/s], teff [K], weight), ...]."
+    def expose(self, components,      # [(StarSpectrum, rv [km/s], teff [K], weight), ...]: the star(s) seen
+               exposure:Exposure,      # observing conditions (S/N, airmass, water vapour, BERV, throughput)
+               rng=None,               # seed or `np.random.Generator` of the noise
+               noise:bool=True,        # draw photon + read noise (else the noise-free counts)
+               emission=None,          # (amplitude, sigma [Å]) of emission lines added at the first star's RV
+               broken=None):           # slice of pixels of a dead order (1 % of the light)
+        "Counts [ADU] and errors of `components` observed under `exposure`."
+        e = exposure
         flux = sum(w * self.planck(t) * bin_lattice(s.cum, self.lat, self.q_edges, self.widths, rv) for s, rv, t, w in components)
         if emission: flux = flux + self.planck(components[0][2]) * emission_lines(self.edges, components[0][1], *emission)
-        model = flux * self.throughput(tilt, curv) * self.tellurics(airmass, pwv, berv)
+        model = flux * self.throughput(e.tilt, e.curv) * self.tellurics(e.airmass, e.pwv, e.berv)
         ron = DETRON * math.sqrt(max(2 * self.grid.step / 0.01, 1.))
-        f_med = (snr ** 2 + snr * math.sqrt(snr ** 2 + 4 * ron ** 2)) / 2          # electrons giving S/N = snr
+        f_med = (e.snr ** 2 + e.snr * math.sqrt(e.snr ** 2 + 4 * ron ** 2)) / 2    # electrons giving S/N = snr
         electrons = model * (f_med / np.median(model[::7]))                 # a subsample's median: same to <0.1 %
         if broken is not None: electrons[broken] *= 0.01                           # a dead order: almost no light
         err = np.sqrt(electrons + ron ** 2)
@@ -387,10 +405,18 @@ class Spectrograph:
         return (electrons / GAIN).astype(np.float32), (err / GAIN).astype(np.float32)
 
 # %% ../nbs/01_mock.ipynb #ab36c058
-def synth_spectrum(teff=5777., logg=4.44, m_h=0., vsini=2., radvel=0., grid=None, snr=100., airmass=1.2, pwv=2.5,
-                   berv=0., tilt=0., curv=0., seed=0, noise=True, spectrograph=None):
+def synth_spectrum(teff=5777.,               # effective temperature [K]
+                   logg=4.44,                # surface gravity [log cm/s²]
+                   m_h=0.,                   # metallicity [M/H] [dex]
+                   vsini=2.,                 # projected rotation [km/s]
+                   radvel=0.,                # barycentric radial velocity [km/s]
+                   grid=None,                # output grid (default `Grid.harps()`); ignored with `spectrograph`
+                   exposure:Exposure=Exposure(),   # observing conditions (S/N, airmass, water vapour, BERV, throughput)
+                   seed=0,                   # seed of the noise
+                   noise:bool=True,          # draw photon + read noise
+                   spectrograph=None):       # a `Spectrograph` to reuse (saves its set-up on many calls)
     "One mock HARPS spectrum: (wave [Å], flux [ADU], err [ADU]) on `grid` (default `Grid.harps()`)."
     sp = spectrograph or Spectrograph(grid)
     star = sp.star(teff, logg, m_h, vsini)
-    flux, err = sp.expose([(star, radvel, teff, 1.)], snr, airmass, pwv, berv, tilt, curv, seed, noise)
+    flux, err = sp.expose([(star, radvel, teff, 1.)], exposure, seed, noise)
     return sp.wave, flux, err

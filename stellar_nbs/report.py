@@ -20,7 +20,7 @@ from .spectra import InputError
 from .files import jsonable, write_json
 from .run import Run
 from dataclasses import dataclass, field, replace
-from .mutual_info import (LABELS, subsample_rows, mi_table, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
+from .mutual_info import (LABELS, subsample_rows, mi_table, MISettings, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
                                      trace_factors, mi_indicator, plot_mi_indicator, plot_mi_table)
 
 # %% ../nbs/07a_report.ipynb #91983321
@@ -261,7 +261,7 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
     if sub is not None: notes.append(f"MI table, node-node MI and figures on a random subsample of {len(sub):,} of {len(mu):,} spectra "
                                      "(max_rows); the err column is the error of those estimates")
     if boot_rows is not None and len(mu) > boot_rows: notes.append(f"count intervals: rescaled bootstrap of {boot_rows:,}-row resamples (boot_rows)")
-    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, **mi_kwargs) if used else None
+    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, settings=MISettings.of(**mi_kwargs)) if used else None
     ratio = activity_ratio(mu, logvar) if logvar is not None else None
     rep = dict(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in used},
                threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),

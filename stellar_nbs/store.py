@@ -18,7 +18,8 @@ from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
 from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
-from .spectra import Grid, read_spectrum, to_grid, dp_id_from_name, InputError, BusyError
+from .spectra import Grid, read_spectrum, dp_id_from_name, InputError, BusyError
+from .resample import to_grid
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')

@@ -7,8 +7,8 @@ from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
-from stellar_nbs.spectra import Grid
-from stellar_nbs.mock import Spectrograph, stellar_lines
+from stellar_nbs.spectra import Grid, Spectrum
+from stellar_nbs.mock import Exposure, Spectrograph, stellar_lines
 from stellar_nbs.archive import mock_archive, write_adp
 
 def clock(f, n=1):
@@ -21,9 +21,9 @@ def bench(grid, n_targets, label):
     _, c_sp, sp = clock(lambda: Spectrograph(grid))
     _, c_star, star = clock(lambda: sp.star(5500., 4.4, 0., 3.), 3)
     rng = np.random.default_rng(0)
-    _, c_exp, (f, e) = clock(lambda: sp.expose([(star, 12.3, 5500., 1.)], 80., 1.3, 3., 10., 0.02, 0.01, rng), 5)
+    _, c_exp, (f, e) = clock(lambda: sp.expose([(star, 12.3, 5500., 1.)], Exposure(80., 1.3, 3., 10., 0.02, 0.01), rng), 5)
     with tempfile.TemporaryDirectory() as d:
-        _, c_w, _ = clock(lambda: write_adp(Path(d)/'x.fits', sp.wave, f, e, 'HD 1', 10., -20., 55000., 80., 1.3, 10.), 5)
+        _, c_w, _ = clock(lambda: write_adp(Path(d)/'x.fits', Spectrum(sp.wave, f, e, dict(object='HD 1', ra=10., dec=-20., mjd=55000., snr=80., airmass=1.3, berv=10.))), 5)
         w_arc, c_arc, truth = clock(lambda: mock_archive(Path(d)/'arc', n_targets=n_targets, seed=1, grid=grid, progress=False))
     n = len(truth)
     print(f"\n== {label}: {len(sp.wave):,} px, synthesis lattice {sp.lat.n:,} px at {sp.lat.dv} km/s")

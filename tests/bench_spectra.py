@@ -7,7 +7,8 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from astropy.io import fits
-from stellar_nbs.spectra import Grid, read_spectrum, to_grid
+from stellar_nbs.spectra import Grid, read_spectrum
+from stellar_nbs.resample import to_grid
 
 DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'harps'
 

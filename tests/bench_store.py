@@ -60,7 +60,8 @@ STAGES = '''
 import sys, time, json
 from pathlib import Path
 import numpy as np
-from stellar_nbs.spectra import read_spectrum, to_grid, Grid
+from stellar_nbs.spectra import read_spectrum, Grid
+from stellar_nbs.resample import to_grid
 g = Grid.harps(); t = dict(read=0., grid=0., store=0.)
 for f in sorted(Path(sys.argv[1]).glob('*.fits'))[:int(sys.argv[2])]:
     t0 = time.perf_counter(); s = read_spectrum(f); t1 = time.perf_counter(); gs = to_grid(s, g); t2 = time.perf_counter()

@@ -7,7 +7,7 @@ import numpy as np, pandas as pd, pytest, torch, torch.nn as nn
 import matplotlib; matplotlib.use('Agg')
 from stellar_nbs.spectra import Grid
 from stellar_nbs.ccf import doppler_factor
-from stellar_nbs.mock import stellar_lines, line_tau0, SUN, Spectrograph
+from stellar_nbs.mock import stellar_lines, line_tau0, SUN, Spectrograph, Exposure
 from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, Store, read_metadata
 from stellar_nbs.explain import (explain_run, observing_metadata, decoder_response, continuum_part, doppler_likeness,
@@ -160,7 +160,7 @@ class MockPhysicsDecoder(nn.Module):
         p = {k: m + s * v for (k, (m, s)), v in zip(self.SCALE.items(), z)}
         teff = round(float(p['teff']), 1)
         if teff not in self.stars: self.stars[teff] = self.sp.star(teff, 4.4, 0., 2.)
-        flux, _ = self.sp.expose([(self.stars[teff], p['radvel'], teff, 1.)], 200., 1.2, max(p['pwv'], 0.1), 0., p['tilt'], 0., noise=False)
+        flux, _ = self.sp.expose([(self.stars[teff], p['radvel'], teff, 1.)], Exposure(200., 1.2, max(p['pwv'], 0.1), 0., p['tilt'], 0.), noise=False)
         out = np.zeros(self.grid.length); out[self.grid.core] = flux / np.median(flux)
         return out
     def decode(self, z):

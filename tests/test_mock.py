@@ -8,10 +8,11 @@ import pytest
 from astropy.io import fits
 
 import stellar_nbs.mock as mock
-from stellar_nbs.mock import Spectrograph, synth_spectrum, stellar_lines
+from stellar_nbs.mock import Exposure, Spectrograph, synth_spectrum, stellar_lines
 from stellar_nbs.archive import mock_archive, draw_targets
 from stellar_nbs.ccf import ccf, ccf_rv, der_snr, continuum, doppler_factor, BUNDLED_LINELISTS
-from stellar_nbs.spectra import Grid, read_spectrum, to_grid, HARPS_GAP
+from stellar_nbs.spectra import Grid, read_spectrum, HARPS_GAP
+from stellar_nbs.resample import to_grid
 
 DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'
 ALPHA_CEN_B = sorted((DATA/'harps'/'alpha_cen_b').glob('*.fits'))
@@ -35,14 +36,14 @@ def demo_archive(tmp_path_factory):
 def test_ccf_recovers_injected_rv_at_full_resolution(harps, teff, logg, m_h, vsini):
     star = harps.star(teff, logg, m_h, vsini)
     for i, rv in enumerate((-148., 0.3, 150.)):
-        f, e = harps.expose([(star, rv, teff, 1.)], 60., 1.4, 4., berv=25. * np.sin(i), rng=i)
+        f, e = harps.expose([(star, rv, teff, 1.)], Exposure(60., 1.4, 4., berv=25. * np.sin(i)), rng=i)
         assert abs(ccf_rv(harps.wave, f) - rv) < 0.3, (teff, rv)
 
 def test_ccf_recovers_rv_on_the_demo_grid():
     sp = Spectrograph(DEMO)
     star = sp.star(5600., 4.4, 0., 3.)
     for rv in (-120., -3.3, 0.8, 47.2):
-        f, e = sp.expose([(star, rv, 5600., 1.)], 50., rng=2)
+        f, e = sp.expose([(star, rv, 5600., 1.)], Exposure(50.), rng=2)
         assert abs(ccf_rv(sp.wave, f) - rv) < 0.5
 
 # ------------------------------------------------------------------ the demo grid: what the demo model must see
@@ -50,11 +51,11 @@ def test_ccf_recovers_rv_on_the_demo_grid():
 def test_rv_and_teff_change_the_demo_spectra_beyond_the_noise():
     sp = Spectrograph(DEMO)
     star = sp.star(5600., 4.4, 0., 3.)
-    ref, err = sp.expose([(star, 0., 5600., 1.)], 50., noise=False)
-    shifted, _ = sp.expose([(star, 1., 5600., 1.)], 50., noise=False)
+    ref, err = sp.expose([(star, 0., 5600., 1.)], Exposure(50.), noise=False)
+    shifted, _ = sp.expose([(star, 1., 5600., 1.)], Exposure(50.), noise=False)
     assert np.sqrt(np.mean(((shifted - ref) / err) ** 2)) > 0.5          # 1 km/s: half a noise sigma per 0.2 A pixel
     hotter_star = sp.star(5700., 4.4, 0., 3.)
-    hotter, _ = sp.expose([(hotter_star, 0., 5700., 1.)], 50., noise=False)
+    hotter, _ = sp.expose([(hotter_star, 0., 5700., 1.)], Exposure(50.), noise=False)
     norm = lambda f: f / np.median(f)
     assert np.sqrt(np.mean(((norm(hotter) - norm(ref)) / (err / np.median(ref))) ** 2)) > 0.3   # 100 K
 
@@ -134,8 +135,8 @@ def test_population_is_harps_like():
 @pytest.mark.slow
 def test_alpha_cen_b_look_alike_correlates_with_the_real_star():
     real = read_spectrum(ALPHA_CEN_B[0])
-    w, f, e = synth_spectrum(5200., 4.4, 0.2, 1., radvel=-22., snr=real.meta['snr'], airmass=real.meta['airmass'],
-                             berv=real.meta['berv'], seed=1)
+    w, f, e = synth_spectrum(5200., 4.4, 0.2, 1., radvel=-22., seed=1,
+                             exposure=Exposure(real.meta['snr'], real.meta['airmass'], berv=real.meta['berv']))
     rest = lambda w, f: (w / doppler_factor(ccf_rv(w, f)), f / continuum(w, f, 5., 95))
     x = np.arange(5000., 6800., 0.01); x = x[(x < HARPS_GAP[0] - 5) | (x > HARPS_GAP[1] + 5)]
     r = np.corrcoef(np.interp(x, *rest(w, f)), np.interp(x, *rest(real.wave, real.flux.astype(float))))[0, 1]

@@ -92,3 +92,18 @@ def test_independent_nodes_track_nuisance(mock, table):
     assert nodes == [MOCK_NODES['pwv_copy']]
     tr = trace_factors(mu, truth, nodes, n_workers=0)
     assert tr.iloc[0].label == 'pwv' and tr.iloc[0].significant
+
+def test_null_takes_the_permutations_asked_for(mock):
+    "No silent cap: a GMM null with n_perm=6 takes 6 permutations (the old code clipped it to 5 in mutual_info, 3 in mi_table)."
+    from stellar_nbs.mutual_info import MISettings
+    x, y = gaussian_pair(0.5, n=400, seed=3)
+    kw = dict(n_boot=2, max_components=2)
+    (mi, err), (nm, ns, vals) = mutual_info(x, y, 'gmm', **kw), permutation_null(x, y, 'gmm', 6, **kw)
+    assert len(vals) == 6
+    assert mutual_info(x, y, 'gmm', subtract_null=True, n_perm=6, **kw) == (mi - nm, float(np.hypot(err, ns)))
+    mu, _, lab, _ = mock
+    t = mi_table(mu[:300, [3, 5]], lab.iloc[:300], 'gmm', labels_used=['airmass'], n_workers=0, settings=MISettings.of(n_perm=4, screen=False, **kw))
+    assert t.attrs['n_perm'] == 4
+    nm4, ns4, _ = permutation_null(mu[:300, 3].astype(float), lab.airmass.values[:300], 'gmm', 4, groups=lab.target.values[:300], **kw)
+    assert (t.null_mean.iloc[0], t.null_std.iloc[0]) == (nm4, ns4)
+    assert MISettings.of(k=5, z_sig=3.) == MISettings(z_sig=3., options=dict(k=5))

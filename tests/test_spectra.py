@@ -7,10 +7,10 @@ import pytest
 from astropy.io import fits
 from hypothesis import assume, given, settings, strategies as st, HealthCheck
 
-from stellar_nbs.spectra import (Grid, Spectrum, GriddedSpectrum, read_spectrum, to_grid, rebin, pixel_edges, META_KEYS,
-                                 fast_arrays,
+from stellar_nbs.spectra import (Grid, Spectrum, read_spectrum, META_KEYS, fast_arrays,
                                  SpectrumError, NotOneDimensionalError, EmptySpectrumError, MissingFluxError,
                                  WavelengthError, AllNaNError)
+from stellar_nbs.resample import GriddedSpectrum, to_grid, rebin, pixel_edges
 
 DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'harps'
 ADP = DATA/'ADP.2014-09-16T11:04:45.123.fits'

@@ -65,7 +65,7 @@ def test_real_adp_row_is_the_file_divided_by_its_median(real_store):
     # float16 keeps 11 significant bits: |error| <= 2**-11 relative (plus the subnormal step near zero)
     assert (np.abs(stored[valid] - expect[valid]) <= 2**-11 * np.abs(expect[valid]) + 2**-24).all()
     # and the store holds exactly what to_grid produced, rounded once to float16
-    from stellar_nbs.spectra import to_grid
+    from stellar_nbs.resample import to_grid
     gs = to_grid(read_spectrum(HARPS/'ADP.2014-09-16T11:04:45.123.fits'), g)
     assert np.array_equal(np.asarray(st.flux[row]), np.where(gs.valid, gs.flux, np.nan).astype(np.float16), equal_nan=True)
     assert abs(np.median(stored[valid]) - 1) < 1e-3

@@ -44,7 +44,7 @@ def prepare_command(src:str,              # a FITS file or a directory searched 
             grid:str='harps',     # 'harps', 'demo' or WMIN:WMAX:STEP in Angstrom
             min_median:float=50., # degenerate below this masked median (ADU); 0 disables, for flux-calibrated data
             labels:str=None,      # CSV with a dp_id column and one column per label
-            workers:int=1,        # parallel processes
+            workers:int=None,     # parallel processes (default: as many as pay off, 1 for small archives)
             float32:store_true=False, # store float32 instead of float16
             shard:str=None):      # 'i/n': prepare only the i-th of n shards into STORE/shards/i (then `merge STORE`)
     "Read, grid and normalise spectra into an out-of-core store."

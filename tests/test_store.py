@@ -123,6 +123,18 @@ def test_reference_flags(reference):
     counts = reference.catalog.status.value_counts().to_dict()
     assert counts == {'ok': 36, 'rejected': 5, 'duplicate': 1}, counts
 
+def test_workers_take_chunks_and_give_what_one_process_gives(archive, reference, tmp_path):
+    "2 workers on chunks of 3 files (rejects and a duplicate among them): the same records, fluxes and hashes, in input order."
+    from stellar_nbs.store import find_fits, _results
+    paths = find_fits(archive)
+    one = list(_results(paths, GRID, 50., 'float16', 1))
+    two = list(_results(paths, GRID, 50., 'float16', 2, size=3))
+    assert [r['source'] for r, _, _ in two] == [str(p) for p in paths]
+    for (r1, f1, h1), (r2, f2, h2) in zip(one, two, strict=True):
+        assert r1 == r2 and h1 == h2 and (f1 is None) == (f2 is None), (r1, r2)
+        if f1 is not None: assert f1.tobytes() == f2.tobytes(), r1['source']
+    store_equal(prepare(archive, tmp_path/'auto', grid=GRID, workers=None, progress=False), reference)   # auto: 1 process here
+
 @pytest.mark.slow
 @pytest.mark.parametrize('checkpoint_s,workers', [(0., 1), (0.1, 2)])
 def test_killed_at_random_moments_then_resumed_equals_uninterrupted(archive, reference, tmp_path, checkpoint_s, workers):

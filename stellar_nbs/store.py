@@ -20,6 +20,7 @@ import numpy as np, pandas as pd
 from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
 from .spectra import Grid, read_spectrum, dp_id_from_name, InputError, BusyError
 from .resample import to_grid
+from .files import atomic_write, folder_lock, jsonable
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -165,7 +166,7 @@ def _write_metadata(store:Path, recs:list):
     if new.empty and old.empty: return
     rows = {r['dp_id']: r['row'] for r in recs if r['status'] == 'ok'}
     meta = pd.concat([old[old.dp_id.isin(list(rows)) & ~old.dp_id.isin(new.dp_id)], new]).assign(row=lambda d: d.dp_id.map(rows))
-    _atomic_write(store/'metadata.csv', meta.sort_values('row').to_csv(index=False))
+    atomic_write(store/'metadata.csv', meta.sort_values('row').to_csv(index=False))
 
 def read_metadata(store) -> pd.DataFrame:
     "`STORE/metadata.csv` (dp_id, row, `METADATA_COLUMNS`), text columns as strings; empty when the store has none."
@@ -241,10 +242,6 @@ def resize_npy(path, n_rows:int):
         f.flush(); os.fsync(f.fileno())
 
 # %% ../nbs/02_store.ipynb #55a49ffc
-def _json_default(o):
-    if isinstance(o, np.generic): return o.item()
-    raise TypeError(f"{o!r} is not JSON-serialisable")
-
 def read_journal(path, repair:bool=False) -> list:
     "The records of a journal file up to the first broken line (a kill mid-write); with `repair` the file is cut there too."
     if not Path(path).exists(): return []
@@ -263,22 +260,9 @@ def read_journal(path, repair:bool=False) -> list:
 def _append_journal(path, recs):
     if not recs: return
     with open(path, 'a') as f:
-        f.write(''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
+        f.write(''.join(json.dumps(jsonable(r, finite=False)) + '\n' for r in recs))
         f.flush(); os.fsync(f.fileno())
 
-def _atomic_write(path, content):
-    "Write `content` (text, or a function that writes the temporary path it is given) to `path`: temp file, fsync, `os.replace`."
-    # readers never see half a file, and a crash leaves the old file (plus, at worst, a stray `.tmp`) behind
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent/f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
-    try:
-        if callable(content): content(str(tmp))
-        else: tmp.write_text(content)
-        fd = os.open(tmp, os.O_RDONLY)
-        try: os.fsync(fd)
-        finally: os.close(fd)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/02_store.ipynb #497c22b4
 def read_catalog(path) -> pd.DataFrame:
@@ -339,7 +323,7 @@ def _check_params(store:Path, params:dict):
         if old != params:
             diff = {k: (old.get(k), params.get(k)) for k in params if old.get(k) != params.get(k)}
             raise InputError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
-    else: _atomic_write(f, json.dumps(params, indent=1))
+    else: atomic_write(f, json.dumps(params, indent=1))
 
 @contextmanager
 def _main_hidden():
@@ -419,7 +403,7 @@ def _open_state(store:Path, paths:list, grid:Grid, dtype):
         recs = [r for r in recs if not _read_again(r, inputs)]
         done = {r['source'] for r in recs}
         if all(str(p) in done for p in paths) and len(recs) == len(cat): return recs, [], False
-        _atomic_write(journal, ''.join(json.dumps(r, default=_json_default) + '\n' for r in recs))
+        atomic_write(journal, ''.join(json.dumps(jsonable(r, finite=False)) + '\n' for r in recs))
     if journal.exists() and not partial.exists() and final.exists(): os.replace(final, partial)
     recs = [r for r in read_journal(journal, repair=True) if not _read_again(r, inputs)]
     if not partial.exists(): recs = [r for r in recs if r['status'] != 'ok']   # rows lost: redo those files
@@ -437,7 +421,7 @@ def _finish(store:Path, recs:list):
     partial = store/'flux.partial.npy'
     if partial.exists():
         resize_npy(partial, n_rows)
-        _atomic_write(store/'catalog.csv', _catalog_frame(recs).to_csv(index=False))
+        atomic_write(store/'catalog.csv', _catalog_frame(recs).to_csv(index=False))
         _write_metadata(store, recs)
         os.replace(partial, store/'flux.npy')
     (store/'journal.jsonl').unlink(missing_ok=True)
@@ -477,15 +461,6 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
     finally:
         checkpoint(); results.close(); os.close(fd)
 
-@contextmanager
-def _locked(store:Path, busy:str='another prepare is writing this store'):
-    "Hold an exclusive lock on the folder `store` (released by the kernel if the process dies); `BusyError` saying `busy` if held."
-    fd = os.open(store, os.O_RDONLY)
-    try:
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError: raise BusyError(f"{store}: {busy}") from None
-        yield
-    finally: os.close(fd)
 
 # %% ../nbs/02_store.ipynb #4cb59d66
 def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, labels=None, progress=True,   # workers=None: `_auto_workers`
@@ -500,9 +475,9 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
     paths += sorted(skipped)
     if workers is not None and (int(workers) != workers or workers < 1): raise InputError(f"workers must be a whole number >= 1 or None (as many as pay off), got {workers!r}")
     store = Path(store); store.mkdir(parents=True, exist_ok=True)
-    with _locked(store):
+    with folder_lock(store, 'another prepare is writing this store'):
         _check_params(store, dict(grid=grid.to_dict(), dtype=dtype, min_median=float(min_median)))
-        if not (store/'grid.json').exists(): _atomic_write(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
+        if not (store/'grid.json').exists(): atomic_write(store/'grid.json', json.dumps(grid.to_dict(), indent=1))
         recs, todo, work = _open_state(store, paths, grid, dtype)
         if work:
             if workers is None: workers = _auto_workers(len(todo), grid)
@@ -552,5 +527,5 @@ def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') ->
         report.update(tolerance_arcsec=tolerance, no_coordinates=int((~has).sum()), labels_used=int(len(set(idx[matched]))))
     else: raise InputError(f"on must be 'dp_id' or 'coords', got {on!r}")
     report.update(matched=int(matched.sum()), unmatched=int((~matched).sum()))
-    _atomic_write(store.path/'labels.csv', out.to_csv(index=False))
+    atomic_write(store.path/'labels.csv', out.to_csv(index=False))
     return report

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from stellar_nbs.spectra import Grid, InputError
 from stellar_nbs.archive import mock_archive
-from stellar_nbs.store import prepare, _locked
+from stellar_nbs.store import prepare
+from stellar_nbs.files import folder_lock
 from stellar_nbs.train import train_run, encode_store
 from stellar_nbs import cli
 from stellar_nbs.cli import main
@@ -43,7 +44,7 @@ def test_bug_keeps_its_traceback(monkeypatch, tmp_path):
 def test_busy_store_is_one_line(chain, tmp_path, capsys):
     "Another prepare holding the store: status 1 and one line (old: a RuntimeError traceback)."
     shutil.copytree(chain/'store', tmp_path/'store')
-    with _locked(tmp_path/'store'):
+    with folder_lock(tmp_path/'store'):
         rc, out, err = run_cli(capsys, 'prepare', chain/'fits', tmp_path/'store', '--grid', '5000:5600:0.5')
     assert rc == 1 and 'another prepare is writing this store' in err and err.count('\n') == 1, err
 
@@ -98,7 +99,7 @@ def test_encode_checks_the_grid_not_only_its_length(chain, tmp_path, capsys):
 # ---- training ----------------------------------------------------------------------------------------------
 def test_two_trainings_into_one_run_folder(chain, tmp_path, capsys):
     (tmp_path/'run').mkdir()
-    with _locked(tmp_path/'run'):
+    with folder_lock(tmp_path/'run'):
         rc, out, err = run_cli(capsys, 'train', chain/'store', tmp_path/'run', '--preset', 'tiny')
     assert rc == 1 and 'another train is writing this run folder' in err, err
     assert not (tmp_path/'run'/'config.json').exists()

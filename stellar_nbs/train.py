@@ -458,7 +458,8 @@ TRAIN_PRESETS = {
 
 def train_config(preset='cpu',   # a name in `TRAIN_PRESETS`, a `TrainConfig`, or a dict of its fields (a custom recipe)
                  **changes) -> TrainConfig:
-    "The training recipe `preset` with `changes` (fields of `TrainConfig`) on top."
+    "The training recipe `preset` with `changes` (fields of `TrainConfig`) on top; a change given as None keeps the recipe's value."
+    changes = {k: v for k, v in changes.items() if v is not None}   # an option not given; `TrainConfig.replace` sets None
     if isinstance(preset, dict): preset = TrainConfig(**{'model': 'cpu', **preset})
     elif not isinstance(preset, TrainConfig):
         if preset not in TRAIN_PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(TRAIN_PRESETS)}")

@@ -3,7 +3,8 @@ import json, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from stellar_nbs.ccf import C_KMS
-from stellar_nbs.train import load_model, encode_store, load_latents
+from stellar_nbs.train import encode_store
+from stellar_nbs.run import Run
 from stellar_nbs.spectra import Grid
 from stellar_nbs.report import analyse_run, run_labels
 from stellar_nbs.informative import informative_nodes, active_units
@@ -13,7 +14,7 @@ def evaluate(run, store, name='', extra=None):
     cfg = json.loads((run/'config.json').read_text())
     hist = pd.read_csv(run/'history.csv')
     mu = encode_store(store, run, device='cpu', progress=False)
-    mu, logvar, index = load_latents(run)
+    mu, logvar, index = Run(run).latents()
     rep = analyse_run(run, store=store, figures=False, n_workers=1, n_boot=50)
     b = rep.get('best_node', {})
     row = dict(name=name, seed=cfg['seed'], epochs=cfg['epochs'], n_train=cfg['n_train'],
@@ -24,7 +25,7 @@ def evaluate(run, store, name='', extra=None):
     dec = {d['label']: d for d in rep.get('decodability', [])}
     row['rv_r2_all'] = dec.get('radvel', {}).get('r2_all')
     if row['rv_node'] is not None:
-        model = load_model(run); grid = Grid.from_dict(cfg['grid']) if hasattr(Grid, 'from_dict') else Grid(**cfg['grid'])
+        model = Run(run).model(); grid = Grid.from_dict(cfg['grid']) if hasattr(Grid, 'from_dict') else Grid(**cfg['grid'])
         wave = grid.wave; sl = grid.core
         lab = run_labels(run, index, store)
         k = int(row['rv_node']); rv = lab['radvel'].to_numpy(float); ok = np.isfinite(rv)

@@ -174,7 +174,7 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
     with torch.no_grad():
         for i in range(0, len(rows), bs):
             r = rows[i:i+bs]
-            flux = np.asarray(store.flux[np.sort(r)], dtype=np.float32)[np.argsort(np.argsort(r))]
+            flux = store.read(r)
             valid = np.isfinite(flux)
             x = torch.from_numpy(np.nan_to_num(flux, nan=0.))[:, None].to(dev)
             recon = model.reconstruct(x).reshape(len(r), -1).float()
@@ -313,7 +313,7 @@ def plot_anomalies(table:pd.DataFrame, run, store=None, n:int=6, device='cpu', h
     if st is None: raise FileNotFoundError(f"{run}: plotting anomalies needs the run's store (pass store=)")
     top = table.head(n)
     g = st.grid; wave = g.wave
-    flux = np.asarray(st.flux[np.sort(top['row'].to_numpy())], dtype=np.float32)[np.argsort(np.argsort(top['row'].to_numpy()))]
+    flux = st.read(top['row'].to_numpy())
     with torch.no_grad():
         m = parts.model(device)
         recon = m.reconstruct(torch.from_numpy(flux)[:, None].to(model_device(m))).reshape(len(top), -1).cpu().numpy()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
-from .store import Store
+from .store import Store, in_order
 
 # %% ../nbs/03_data.ipynb #afea1311
 def as_batch(raw:np.ndarray) -> tuple:
@@ -169,9 +169,7 @@ def iter_store(store, bs=64, rows=None, device=None, prefetch=True):
     def load(ch):
         if len(ch) and (np.diff(ch) == 1).all():           # contiguous: a slice reads fastest
             return ch, *as_batch(reader.flux[ch[0]:ch[-1] + 1])
-        order = np.argsort(ch, kind='stable'); flux, valid = reader(ch)
-        back = torch.from_numpy(np.argsort(order))        # reader sorts; restore the requested order
-        return ch, flux[back], valid[back]
+        return ch, *as_batch(in_order(reader.read, ch))    # sorted reads, back in the requested order
     def to(b): return b if device is None else (b[0], b[1].to(device, non_blocking=True), b[2].to(device, non_blocking=True))
     if not prefetch:
         for ch in chunks: yield to(load(ch))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FITS_SUFFIXES', 'METADATA_CARDS', 'METADATA_TEXT', 'METADATA_COLUMNS', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits',
            'header_metadata', 'read_metadata', 'file_stamp', 'grid_file', 'resize_npy', 'read_journal', 'read_catalog',
-           'Store', 'prepare', 'join_labels']
+           'Store', 'prepare', 'in_order', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
 import fcntl, json, os, sys, time, types, uuid
@@ -21,6 +21,7 @@ from .spectra import progress_bar     # a bar in terminals and notebooks, none i
 from .spectra import Grid, read_spectrum, dp_id_from_name, InputError, BusyError
 from .resample import to_grid
 from .files import atomic_write, folder_lock, jsonable
+from fastcore.basics import patch
 
 # %% ../nbs/02_store.ipynb #b66ff669
 FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz', '.fts.gz')
@@ -489,6 +490,18 @@ def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, l
         res.label_report = join_labels(res, **kw)
         if progress: print(res.label_report)
     return res
+
+# %% ../nbs/02_store.ipynb #3fd7a8f7
+def in_order(read,   # function of sorted, distinct rows -> their data (first axis)
+             rows):  # the rows wanted, in any order, repeats allowed
+    "`read(sorted distinct rows)` arranged in the order of `rows`."
+    u, inv = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+    return read(u)[inv]
+
+@patch
+def read(self:Store, rows) -> np.ndarray:
+    "Rows of the flux as float32 `(len(rows), L)`, NaN where invalid, in the order of `rows`."
+    return in_order(lambda u: np.asarray(self.flux[u], dtype=np.float32), rows)
 
 # %% ../nbs/02_store.ipynb #6c879a09
 def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USER_ERRORS', 'OPTION_MINIMA', 'parse_grid', 'mock_command', 'prepare_command', 'merge_command',
-           'train_command', 'set_threads', 'encode_command', 'analyse_command', 'summary', 'traverse_command',
-           'retrieve_command', 'anomalies_command', 'explain_command', 'demo_command', 'check_options', 'add_command',
-           'command_parser', 'main']
+           'train_command', 'set_threads', 'encode_command', 'analyse_command', 'traverse_command', 'retrieve_command',
+           'anomalies_command', 'explain_command', 'demo_command', 'check_options', 'add_command', 'command_parser',
+           'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
 import os, sys, io, time, json, argparse, contextlib
@@ -16,7 +16,7 @@ from fastcore.script import Param, store_true
 from fastcore.docments import docments
 from .spectra import Grid, SpectrumError, StellarNbsError, InputError, check_number
 from .run import Run
-from .pipeline import DEMO_GRID, DEMOS, decoder_use
+from .pipeline import DEMO_GRID, DEMOS
 
 # %% ../nbs/10_cli.ipynb #952d173c
 def parse_grid(spec:str) -> Grid:
@@ -123,30 +123,13 @@ def analyse_command(run:str,              # run folder with latents (run `stella
             max_rows:int=30000,   # MI table and node-node MI on a random subsample of at most this many spectra (0: all)
             boot_rows:int=10000): # rows per rescaled bootstrap resample of the node counts (0: the plain bootstrap)
     "Both analyses (informative nodes, mutual information); RUN/report.json, report.md and figures."
-    from stellar_nbs.report import analyse_run
+    from stellar_nbs.report import analyse_run, Report
     _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
     check_number('max_rows', max_rows, minimum=0); check_number('boot_rows', boot_rows, minimum=0)
     rep = analyse_run(run, store=store, labels=labels, max_rows=max_rows or None, boot_rows=boot_rows or None)
-    print(summary(rep))
+    print(Report(rep).summary())
     print(f"report: {Path(run)/'report.md'}")
     return rep
-
-def summary(rep:dict) -> str:
-    "A few lines: informative nodes and the best node per label with its MI."
-    lines = [f"informative nodes (MAD > threshold): {len(rep['informative_nodes'])} -> {rep['informative_nodes']}"]
-    if rep.get('active_units') is not None: lines.append(f"active units (spread of mu above the posterior noise): {len(rep['active_units'])} -> {rep['active_units']}")
-    lines += [f"  warning: {w}" for w in rep.get('warnings', [])]
-    for lab, b in rep.get('best_node', {}).items():
-        lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
-    for lab, u in rep.get('decoder_use', {}).items():
-        lines.append(f"  {lab:>8s}: sweeping node {u['node']} over its 2-98 % range moves decoded lines by {u['shift']:.1f} km/s; "
-                     f"it encodes {u['label_range']:.1f} km/s (ratio {u['ratio']:.2f})")
-    if rep.get('labels_without_node'):
-        lines.append(f"  no node significant against the null for: {', '.join(rep['labels_without_node'])}")
-    spread = [d for d in rep.get('decodability', []) if d['label'] in rep.get('labels_without_node', []) and d['r2_all'] >= 0.5]
-    if spread: lines.append('  but encoded across nodes (cross-validated R² from all nodes): ' +
-                            ', '.join(f"{d['label']} {d['r2_all']:.2f}" for d in spread))
-    return '\n'.join(lines)
 
 # %% ../nbs/10_cli.ipynb #7c69594e
 def traverse_command(run:str,             # encoded run folder
@@ -226,11 +209,12 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
          threads:int=1):          # CPU threads for torch
     "The whole chain on the embedded mock archive (`pipeline.run_demo`), with a summary at the end."
     from stellar_nbs.pipeline import run_demo
+    from stellar_nbs.report import Report
     if full and long: raise InputError("choose one of --full (the paper's configuration) and --long (a longer CPU run)")
     set_threads(threads)
     rep, ranks = run_demo(out, 'full' if full else 'long' if long else 'cpu', n_targets=n_targets, seed=seed, epochs=epochs,
                           device=device, workers=workers, log=lambda m: print(m, flush=True))
-    print('\n' + summary(rep))
+    print('\n' + Report(rep).summary())
     if len(ranks): print("injected odd spectra, percentile of anomaly rank (small = anomalous): " +
                          ', '.join(f"{k} {p:.1f} %" for k, p in ranks.items()))
     print(f"report: {Path(out)/'run'/'report.md'}")

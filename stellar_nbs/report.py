@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['LABEL_SYNONYMS', 'NOT_LABELS', 'SPTYPE_COLORS', 'UNITS', 'ADDED_SECTIONS', 'canonical_labels', 'numeric_labels',
            'label_columns', 'run_labels', 'plot_node_vs_label', 'corner_plot', 'count_warnings', 'untrained_latents',
-           'AnalysisConfig', 'analysis_config', 'analyse_run', 'split_section', 'kept_sections', 'report_markdown']
+           'AnalysisConfig', 'analysis_config', 'informative_part', 'label_part', 'independence_part', 'Report',
+           'analyse_run', 'split_section', 'kept_sections', 'report_markdown']
 
 # %% ../nbs/07a_report.ipynb #2a0d6b10
 import json, math
@@ -204,6 +205,89 @@ def analysis_config(config:AnalysisConfig=None, **changes) -> AnalysisConfig:
     mi = {k: v for k, v in changes.items() if k not in names}
     return replace(config, **{k: v for k, v in changes.items() if k in names}, mi={**config.mi, **mi})
 
+# %% ../nbs/07a_report.ipynb #70ef9eb7
+def informative_part(mu, logvar=None, null=None, config:AnalysisConfig=None) -> dict:
+    "Method 1: spreads, informative nodes, active units, activity ratios and bootstrap count intervals."
+    c = config or AnalysisConfig()
+    spread, inf = node_spread(mu, c.stat), informative_nodes(mu, c.threshold, c.stat)
+    counts = count_summary(mu, logvar, null, c.threshold, c.stat, c.n_boot, c.seed, max_rows=c.boot_rows)
+    ratio = activity_ratio(mu, logvar) if logvar is not None else None
+    out = dict(threshold=c.threshold, stat=c.stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=node_spread(mu, 'mad').tolist(),
+               active_units=None if logvar is None else active_units(mu, logvar).tolist(), activity_ratio=None if ratio is None else ratio.tolist(),
+               counts={r: dict(count=int(k['count']), lo=int(k['lo']), hi=int(k['hi']), level=float(k['level'])) for r, k in counts.iterrows()})
+    out['warnings'] = count_warnings(out['n_informative'], None if out['active_units'] is None else len(out['active_units']))
+    if c.stat != 'mad': out['spread'] = spread.tolist()
+    if null is not None: out['untrained_mad'] = node_spread(null, 'mad').tolist()
+    return out
+
+def label_part(mu, lab:pd.DataFrame, used:list, inf, ratio=None, config:AnalysisConfig=None) -> tuple:
+    "Method 2: `(report part, MI table, best nodes)`: best node per label, labels without one, decodability, ranked nodes."
+    c = config or AnalysisConfig()
+    method, n_workers, seed, max_rows, mi_kwargs = c.method, c.n_workers, c.seed, c.max_rows, c.mi
+    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, settings=MISettings.of(**mi_kwargs)) if used else None
+    best = pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method'])
+    if table is None: return {}, None, best
+    best, corr = best_nodes(table), table.set_index(['node', 'label'])
+    out = dict(best_node={l: dict(node=int(b.node), mi=b.mi, error=b.err, method=b.method, z=b.z,
+                                  mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean'], informative=int(b.node) in set(inf),
+                                  activity_ratio=None if ratio is None else ratio[int(b.node)]) for l, b in best.iterrows()})
+    out['labels_without_node'] = [l for l in dict.fromkeys(table.label) if l not in out['best_node']]
+    out['decodability'] = decodability(mu, lab, labels_used=used, seed=seed).to_dict('records')
+    out['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
+    out['mi_table'] = table.to_dict('records')
+    return out, table, best
+
+def independence_part(mu, table:pd.DataFrame, inf, spread, truth:pd.DataFrame=None, config:AnalysisConfig=None) -> dict:
+    "Node-node MI among the ranked informative nodes, the independently informative ones and (with `truth`) what they track."
+    c = config or AnalysisConfig()
+    ranked = list(rank_nodes(table, inf).node[:c.max_node_mi]) if len(inf) else []
+    nn = node_mi(mu, ranked, c.method if c.method != 'gmm' else 'ksg', seed=c.seed, max_rows=c.max_rows)
+    ind = independent_nodes(table, nn, ranked, spread) if ranked else pd.DataFrame(columns=['independent'])
+    out = dict(node_node_mi={'nodes': ranked, 'mi': nn.values.tolist()}, independent=ind.reset_index().to_dict('records'),
+               independent_nodes=[int(n) for n in ind.index[ind.independent]])
+    if truth is not None and out['independent_nodes']:
+        tt = trace_factors(mu, truth.drop(columns=['dp_id']), out['independent_nodes'], n_workers=0, seed=c.seed, max_rows=c.max_rows)
+        out['independent_traced'] = tt.groupby('node').head(3)[['node', 'label', 'mi', 'err', 'null_mean', 'z']].to_dict('records')
+    return out
+
+# %% ../nbs/07a_report.ipynb #aa88f98f
+class Report(dict):
+    "The analyses of a run as `report.json` holds them (a dict), with the rules that read them written once."
+    SPREAD_R2 = 0.5      # R² from all nodes above which a label without a node of its own counts as encoded across nodes
+
+    @property
+    def spread_labels(self) -> list:
+        "`(label, R² from all nodes)` of the labels without a significant node of their own that the nodes still encode."
+        without = set(self.get('labels_without_node', []))
+        return [(d['label'], d['r2_all']) for d in self.get('decodability', []) if d['label'] in without and d['r2_all'] >= self.SPREAD_R2]
+
+    def markdown(self) -> str:
+        "`report.md`: the report for people."
+        return report_markdown(self)
+
+    def summary(self) -> str:
+        "A few lines: informative nodes, active units, warnings, the best node per label with its MI, the decoder check."
+        lines = [f"informative nodes (MAD > threshold): {len(self['informative_nodes'])} -> {self['informative_nodes']}"]
+        if self.get('active_units') is not None: lines.append(f"active units (spread of mu above the posterior noise): {len(self['active_units'])} -> {self['active_units']}")
+        lines += [f"  warning: {w}" for w in self.get('warnings', [])]
+        for lab, b in self.get('best_node', {}).items():
+            lines.append(f"  {lab:>8s}: node {b['node']:3d}  MI = {b['mi']:.2f} +- {b['error']:.2f} nats ({b['method']})")
+        for lab, u in self.get('decoder_use', {}).items():
+            lines.append(f"  {lab:>8s}: sweeping node {u['node']} over its 2-98 % range moves decoded lines by {u['shift']:.1f} km/s; "
+                         f"it encodes {u['label_range']:.1f} km/s (ratio {u['ratio']:.2f})")
+        if self.get('labels_without_node'):
+            lines.append(f"  no node significant against the null for: {', '.join(self['labels_without_node'])}")
+        if self.spread_labels: lines.append('  but encoded across nodes (cross-validated R² from all nodes): ' +
+                                            ', '.join(f"{l} {r2:.2f}" for l, r2 in self.spread_labels))
+        return '\n'.join(lines)
+
+    @classmethod
+    def load(cls, run) -> 'Report':
+        "The `report.json` of run folder `run`."
+        f = Run(run).file('report')
+        if not f.exists(): raise FileNotFoundError(f"{f}: missing; analyse the run first (stellar-nbs analyse)")
+        return cls(json.loads(f.read_text()))
+
 # %% ../nbs/07a_report.ipynb #00b7362c
 def _save(fig, path):
     if fig is None: return None
@@ -237,11 +321,9 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
                 untrained=None,   # latents of an untrained model (array, .npy path, or 'auto') for the untrained-model rule
                 config:AnalysisConfig=None,  # the settings (default `AnalysisConfig()`)
                 figures:bool=True,  # write the PNG figures
-                **changes) -> dict: # fields of `AnalysisConfig` to change (n_boot=, max_rows=, ...); others go to `mi_table`
-    "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the report dict."
+                **changes) -> 'Report': # fields of `AnalysisConfig` to change (n_boot=, max_rows=, ...); others go to `mi_table`
+    "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the `Report`."
     c = analysis_config(config, **changes)
-    method, threshold, stat, n_boot, max_node_mi, n_workers, seed, max_rows, boot_rows, mi_kwargs = (
-        c.method, c.threshold, c.stat, c.n_boot, c.max_node_mi, c.n_workers, c.seed, c.max_rows, c.boot_rows, c.mi)
     mu, logvar, index = Run(run).latents()
     run = Path(run)
     lab = run_labels(run, index, store, labels)
@@ -252,55 +334,31 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
     used = [l for l in used if l not in few]
     if not used: notes.append('no usable label: the mutual-information parts are left out')
     if logvar is None: notes.append('no latents_logvar.npy (latents from elsewhere?): active units and activity ratios left out')
-    spread, mad = node_spread(mu, stat), node_spread(mu, 'mad')
-    inf = informative_nodes(mu, threshold, stat)
-    if isinstance(untrained, str) and untrained == 'auto': null = untrained_latents(run, store, seed)
+    if isinstance(untrained, str) and untrained == 'auto': null = untrained_latents(run, store, c.seed)
     else: null = np.load(untrained) if isinstance(untrained, (str, Path)) else untrained
-    counts = count_summary(mu, logvar, null, threshold, stat, n_boot, seed, max_rows=boot_rows)
-    sub = subsample_rows(len(mu), max_rows, seed)
+    sub = subsample_rows(len(mu), c.max_rows, c.seed)
     if sub is not None: notes.append(f"MI table, node-node MI and figures on a random subsample of {len(sub):,} of {len(mu):,} spectra "
                                      "(max_rows); the err column is the error of those estimates")
-    if boot_rows is not None and len(mu) > boot_rows: notes.append(f"count intervals: rescaled bootstrap of {boot_rows:,}-row resamples (boot_rows)")
-    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, settings=MISettings.of(**mi_kwargs)) if used else None
-    ratio = activity_ratio(mu, logvar) if logvar is not None else None
-    rep = dict(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in used},
-               threshold=threshold, stat=stat, informative_nodes=inf.tolist(), n_informative=len(inf), mad=mad.tolist(),
-               active_units=None if logvar is None else active_units(mu, logvar).tolist(), activity_ratio=None if ratio is None else ratio.tolist(),
-               counts={r: dict(count=int(c['count']), lo=int(c['lo']), hi=int(c['hi']), level=float(c['level'])) for r, c in counts.iterrows()}, method=method)
-    rep['warnings'] = count_warnings(rep['n_informative'], None if rep['active_units'] is None else len(rep['active_units']))
-    if stat != 'mad': rep['spread'] = spread.tolist()
-    if null is not None: rep['untrained_mad'] = node_spread(null, 'mad').tolist()
-    best = pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method'])
+    if c.boot_rows is not None and len(mu) > c.boot_rows: notes.append(f"count intervals: rescaled bootstrap of {c.boot_rows:,}-row resamples (boot_rows)")
+    rep = Report(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in used})
+    rep.update(informative_part(mu, logvar, null, c), method=c.method)
+    inf, spread = np.asarray(rep['informative_nodes'], dtype=np.int64), node_spread(mu, c.stat)
+    part, table, best = label_part(mu, lab, used, inf, None if logvar is None else activity_ratio(mu, logvar), c)
+    rep.update(part)
     if table is not None:
-        best = best_nodes(table)
-        corr = table.set_index(['node', 'label'])
-        rep['best_node'] = {l: dict(node=int(b.node), mi=b.mi, error=b.err, method=b.method, z=b.z,
-                                    mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean'], informative=int(b.node) in set(inf),
-                                    activity_ratio=None if ratio is None else ratio[int(b.node)]) for l, b in best.iterrows()}
-        rep['labels_without_node'] = [l for l in dict.fromkeys(table.label) if l not in rep['best_node']]
-        rep['decodability'] = decodability(mu, lab, labels_used=used, seed=seed).to_dict('records')
-        rep['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
-        rep['mi_table'] = table.to_dict('records')
-        ranked = list(rank_nodes(table, inf).node[:max_node_mi]) if len(inf) else []
-        nn = node_mi(mu, ranked, method if method != 'gmm' else 'ksg', seed=seed, max_rows=max_rows)
-        ind = independent_nodes(table, nn, ranked, spread) if ranked else pd.DataFrame(columns=['independent'])
-        rep['node_node_mi'] = {'nodes': ranked, 'mi': nn.values.tolist()}
-        rep['independent'] = ind.reset_index().to_dict('records')
-        rep['independent_nodes'] = [int(n) for n in ind.index[ind.independent]]
-        if truth is not None and rep['independent_nodes']:
-            tr = run_labels(run, index, labels=truth)
-            tt = trace_factors(mu, tr.drop(columns=['dp_id']), rep['independent_nodes'], n_workers=0, seed=seed, max_rows=max_rows)
-            rep['independent_traced'] = tt.groupby('node').head(3)[['node', 'label', 'mi', 'err', 'null_mean', 'z']].to_dict('records')
-    rep['subsample'] = dict(n=len(mu), mi_rows=len(mu) if sub is None else len(sub), boot_rows=min(len(mu), boot_rows or len(mu)))
+        truth_lab = None if truth is None else run_labels(run, index, labels=truth)
+        rep.update(independence_part(mu, table, inf, spread, truth_lab, c))
+    rep['subsample'] = dict(n=len(mu), mi_rows=len(mu) if sub is None else len(sub), boot_rows=min(len(mu), c.boot_rows or len(mu)))
     fmu, flab = (mu, lab) if sub is None else (mu[sub], lab.iloc[sub].reset_index(drop=True))
-    if figures: rep['figures'] = _figures(run, fmu, flab, spread, threshold, table, best, inf, method,
-                                          None if null is None else node_spread(null, stat)) if table is not None else \
-                                 [_save(mad_stem(spread, threshold).figure, run/'mad_stem.png')]
+    if figures: rep['figures'] = _figures(run, fmu, flab, spread, c.threshold, table, best, inf, c.method,
+                                          None if null is None else node_spread(null, c.stat)) if table is not None else \
+                                 [_save(mad_stem(spread, c.threshold).figure, run/'mad_stem.png')]
     rep['labels'], rep['notes'] = used, notes
-    rep = jsonable(rep)
+    rep = Report(jsonable(rep))
     write_json(run/'report.json', rep)
-    (run/'report.md').write_text(_with_kept_sections(run, report_markdown(rep)))
+    (run/'report.md').write_text(_with_kept_sections(run, rep.markdown()))
     return rep
+
 
 # %% ../nbs/07a_report.ipynb #38185b5b
 ADDED_SECTIONS = ('## Node explanations',)    # report.md sections that other commands (explain) add
@@ -332,8 +390,8 @@ def _md_table(rows, cols, fmt=None):
     for r in rows: out.append('| ' + ' | '.join(fmt.get(c, '{}').format(r.get(c)) if r.get(c) is not None else '-' for c in cols) + ' |')
     return '\n'.join(out)
 
-def report_markdown(rep):
-    "Human-readable markdown of an `analyse_run` report dict."
+def report_markdown(rep:dict) -> str:
+    "Human-readable markdown of an `analyse_run` report (a `Report` or its dict)."
     md = [f"# Latent-space report: {rep['run']}", '',
           f"{rep['n_spectra']} spectra, {rep['n_latent']} latent nodes. Informative rule of the paper: "
           f"{rep['stat']} > {rep['threshold']:g}: **{rep['n_informative']} nodes** {rep['informative_nodes']}. "
@@ -354,7 +412,7 @@ def report_markdown(rep):
                          {'mi': '{:.3f}', 'error': '{:.3f}', 'mi_minus_null': '{:.3f}', 'z': '{:.1f}'})]
         if rep['labels_without_node']: md += ['', f"No significant node for: {', '.join(rep['labels_without_node'])}."]
         if rep.get('decodability'):
-            entangled = [d['label'] for d in rep['decodability'] if d['label'] in rep['labels_without_node'] and d['r2_all'] >= 0.5]
+            entangled = [l for l, _ in Report(rep).spread_labels]
             md += ['', '## Is each label in the code at all?', '',
                    'Cross-validated R² of a ridge regression of the label on all nodes (folds split by star) beside the best '
                    "single node's R²: a label can be encoded across several nodes without any one node tracking it.", '',

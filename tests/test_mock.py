@@ -87,6 +87,25 @@ def test_demo_files_read_back_like_real_adp(demo_archive):
     assert g.method == 'exact' and (g.valid == (DEMO.valid)).all() == (not g.degenerate)
     assert np.median(sp.flux / sp.err) == pytest.approx(row.snr, rel=0.05)
 
+def test_write_adp_bytes_are_those_of_the_fourteen_argument_version(tmp_path):
+    "The FITS bytes `write_adp(path, Spectrum)` writes are those of the old `write_adp(path, wave, flux, err, obj, ...)` (sha256 of its file)."
+    import hashlib
+    from stellar_nbs.archive import write_adp
+    from stellar_nbs.spectra import Spectrum
+    wv = np.arange(5000., 5010., 0.01); fl = np.linspace(900, 1100, len(wv)).astype(np.float32)
+    meta = dict(object='HD 1', ra=10.5, dec=-20.25, mjd=60000.5, snr=80., airmass=1.3, berv=-12.5, exptime=600.)
+    p = write_adp(tmp_path/'ADP.2031-01-01T00:00:00.000.fits', Spectrum(wv, fl, np.sqrt(fl), meta))
+    assert hashlib.sha256(p.read_bytes()).hexdigest() == '11fc5bedf28ce192ac88c48238487618493b9804fea28cf712a889191113390f'
+
+def test_synth_spectrum_takes_the_exposure_whole():
+    "`synth_spectrum(..., exposure=Exposure(...))` is one `Spectrograph.expose` of that exposure, bit for bit."
+    sp = Spectrograph(Grid.parse('5150:5200:0.05'))
+    ex = Exposure(150., 1.6, 4., 12., 0.03, -0.01)
+    w, f, e = synth_spectrum(5200., 4.4, 0.2, 1., -22., exposure=ex, seed=5, spectrograph=sp)
+    f2, e2 = sp.expose([(sp.star(5200., 4.4, 0.2, 1.), -22., 5200., 1.)], ex, 5)
+    assert (w == sp.wave).all() and (f == f2).all() and (e == e2).all()
+    assert not (synth_spectrum(5200., 4.4, 0.2, 1., -22., exposure=Exposure(150.), seed=5, spectrograph=sp)[1] == f).all()
+
 @pytest.mark.slow
 def test_odd_spectra_are_odd(demo_archive):
     out, truth = demo_archive

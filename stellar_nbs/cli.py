@@ -221,7 +221,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     return rep
 
 
-# %% ../nbs/10_cli.ipynb #6db1157f
+# %% ../nbs/10_cli.ipynb #2aa9d040
 COMMANDS = dict(mock=mock_command, prepare=prepare_command, merge=merge_command, train=train_command, encode=encode_command,
                 analyse=analyse_command, traverse=traverse_command, retrieve=retrieve_command,
                 anomalies=anomalies_command, explain=explain_command, demo=demo_command)
@@ -237,6 +237,7 @@ def check_options(args:dict):
         for x in (v if isinstance(v, (list, tuple)) else [v]):       # options given several times (`--node 0 1`)
             check_number(f"--{k.replace('_', '-')}", x, OPTION_MINIMA[k], integer=not isinstance(x, float))
 
+# %% ../nbs/10_cli.ipynb #9e01ac24
 def add_command(sub, name:str, f):
     "Add subcommand `name` running `f`: positional arguments for its required parameters, `--dashed-options` for the rest."
     sp = sub.add_parser(name, help=f.__doc__, description=f.__doc__)
@@ -247,6 +248,7 @@ def add_command(sub, name:str, f):
         else: sp.add_argument(k, **param.kwargs)
     return sp
 
+# %% ../nbs/10_cli.ipynb #4d04825f
 def command_parser() -> argparse.ArgumentParser:
     "The `stellar-nbs` parser: one subcommand per entry of `COMMANDS`."
     p = argparse.ArgumentParser(prog='stellar-nbs', description="Let an archive of stellar spectra speak for itself.")
@@ -254,6 +256,7 @@ def command_parser() -> argparse.ArgumentParser:
     for name, f in COMMANDS.items(): add_command(sub, name, f)
     return p
 
+# %% ../nbs/10_cli.ipynb #cb2049b9
 def main(argv=None) -> int:
     "Entry point of `stellar-nbs`; returns the exit status."
     args = vars(command_parser().parse_args(argv))

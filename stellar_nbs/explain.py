@@ -331,7 +331,7 @@ def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_dep
     return dict(species=f"{element} {'I' * (ion + 1)}", n_lines=int(ok.sum()), low_chi=float(np.median(lo)) if len(lo) else None,
                 high_chi=float(np.median(hi)) if len(hi) else None, spearman=rho)
 
-# %% ../nbs/08b_explain.ipynb #5c77bfce
+# %% ../nbs/08b_explain.ipynb #4c9e0ea0
 EXEMPLAR_LABELS = ('target', 'teff', 'logg', 'm_h', 'radvel', 'vsini', 'sptype')
 
 def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=None, n:int=3) -> dict:
@@ -348,6 +348,7 @@ def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=No
         return out
     return dict(low=rows(order[:n]), high=rows(order[::-1][:n]))
 
+# %% ../nbs/08b_explain.ipynb #6600ef68
 def response_windows(signal, grid:Grid, n:int=3, half_width:float=None) -> list:
     "The `n` windows (w0, w1) in Å, centred on the largest values of `signal` (smoothed), not overlapping."
     half_width = half_width or max(2., 40 * grid.step)
@@ -357,6 +358,7 @@ def response_windows(signal, grid:Grid, n:int=3, half_width:float=None) -> list:
     a = np.convolve(a, np.ones(2 * k + 1) / (2 * k + 1), mode='same')
     return [(float(grid.wave[i] - half_width), float(grid.wave[i] + half_width)) for i in sorted(_peaks(a, n, 2 * half))]
 
+# %% ../nbs/08b_explain.ipynb #5178dc07
 def plot_exemplars(store:Store, ex:dict, windows:list, node:int, grid:Grid=None):
     "The spectra at the two extremes of `node` (lowest blue, highest red) in `windows`; returns the figure."
     grid = grid or store.grid
@@ -374,6 +376,7 @@ def plot_exemplars(store:Store, ex:dict, windows:list, node:int, grid:Grid=None)
     fig.suptitle(f'Node {node}: the spectra at its lowest (blue) and highest (red) value, where the response is largest', fontsize=9)
     return fig
 
+# %% ../nbs/08b_explain.ipynb #74aa317c
 def empirical_response(latents, node:int, store:Store, rows, frac:float=0.05) -> np.ndarray:
     "Mean stored spectrum of the top `frac` of `node`'s values minus that of the bottom `frac` (no model needed)."
     x = np.asarray(latents)[:, node]
@@ -385,6 +388,7 @@ def empirical_response(latents, node:int, store:Store, rows, frac:float=0.05) ->
             return np.nanmean(np.asarray(store.flux[np.sort(np.asarray(rows)[pos])], np.float32), 0)
     return mean(order[-k:]) - mean(order[:k])
 
+# %% ../nbs/08b_explain.ipynb #912dc353
 def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
     "The mean response of the decoded spectrum over the node's 2-98 % range, with its continuum part; returns the figure."
     wave, valid = resp.grid.wave, resp.grid.valid

@@ -102,7 +102,7 @@ def damping_a(lines, ph:Photosphere, vd):
     gamma = 10 ** log_g6 * ph.n_h * (ph.teff / 1e4) ** 0.3 + 1e8
     return gamma / (4 * math.pi * vd * 1e5 / (lines.wave.values * 1e-8))
 
-# %% ../nbs/01_mock.ipynb #754a2339
+# %% ../nbs/01_mock.ipynb #31228184
 def _mask_pseudo_lines(vald):
     "G2-mask lines with no VALD line of solar τ₀ > 0.1 within 0.02 Å, as Fe I-like lines matching the mask depth."
     mask, sun = g2_mask(), Photosphere(5777, 4.44, 0.)
@@ -123,12 +123,14 @@ def mask_zero_point(vald) -> float:
     d = np.where(abs(strong[i] - m) < abs(strong[i - 1] - m), m - strong[i], m - strong[i - 1]) / m * C_KMS
     return float(np.median(d[abs(d) < 1.5]))
 
+# %% ../nbs/01_mock.ipynb #233ab65b
 def select_lines(lines, threshold=0.01):
     "Lines reaching central optical depth `threshold` in at least one reference star at [M/H] = +0.5."
     keep = np.zeros(len(lines), bool)
     for teff, logg in REFERENCE_STARS: keep |= line_tau0(lines, Photosphere(teff, logg, 0.5))[0] > threshold
     return lines[keep].sort_values('wave').reset_index(drop=True)
 
+# %% ../nbs/01_mock.ipynb #8a56f25a
 @lru_cache(maxsize=2)
 def stellar_lines(directory=None) -> pd.DataFrame:
     "The mock's line list (VALD + G2-mask pseudo-lines, strong lines only), from the shared lists or the bundled copy."
@@ -142,6 +144,7 @@ def stellar_lines(directory=None) -> pd.DataFrame:
     if not path.exists(): raise FileNotFoundError(f"{path}: no line list (neither vald/ nor the bundled mock_lines.csv)")
     return pd.read_csv(path)
 
+# %% ../nbs/01_mock.ipynb #4a6eb117
 def write_bundled_lines(dest=BUNDLED_LINELISTS):
     "Write the selected line list (and the G2 mask) into the package data directory."
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -149,7 +152,7 @@ def write_bundled_lines(dest=BUNDLED_LINELISTS):
     (dest/'HARPS_G2.mas').write_text((linelist_dir()/'HARPS_G2.mas').read_text())
     return dest/'mock_lines.csv'
 
-# %% ../nbs/01_mock.ipynb #5c580cd6
+# %% ../nbs/01_mock.ipynb #ef3fd2af
 BALMER = pd.DataFrame(dict(wave=[6562.797, 4861.323, 4340.462, 4101.734, 3970.072, 3889.048, 3835.384],
                            loggf=[0.710, -0.020, -0.447, -0.753, -0.993, -1.192, -1.362],
                            stark=[0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70]))   # Stark half width [Å] at N_e = 1e15 cm^-3
@@ -172,6 +175,7 @@ def balmer_tau(wave, ph:Photosphere):
         tau[sl] += area * (np.exp(-(dl / dl_d) ** 2) / (math.sqrt(math.pi) * dl_d) + 1 / (1 + np.abs(dl / w_s) ** 2.5) / (2.64 * w_s)) / 2
     return tau
 
+# %% ../nbs/01_mock.ipynb #b4607e11
 def _balmer_strength(ph, w0, loggf, stark):
     "∫τ dλ [Å] of a Balmer line (n=2 population over continuous opacity) and its Stark half width [Å]."
     n2 = (1 - ph.x_h) * 4 * 10 ** (-10.2 * 5040. / ph.teff)          # n=2 population per H nucleus (g=8, U=2)
@@ -190,6 +194,7 @@ def tio_lines():
         w.append(h + x); s.append(np.exp(-x / 70.) * rng.lognormal(0, 0.7, len(x)))
     return np.concatenate(w), np.concatenate(s)
 
+# %% ../nbs/01_mock.ipynb #18681d0c
 def tio_tau0(ph:Photosphere):
     "Central optical depths of the TiO forest for this photosphere (negligible above ~4300 K)."
     w, s = tio_lines()
@@ -197,6 +202,7 @@ def tio_tau0(ph:Photosphere):
     scale = 3.0 * 10 ** (ph.m_h + 6.87 * (theta - 5040. / 3300.) + 0.5 * (ph.logg - 4.9))
     return w, s * min(scale, 30.)
 
+# %% ../nbs/01_mock.ipynb #a54cc645
 @lru_cache(maxsize=1)
 def telluric_lines():
     "Fixed telluric line list: wavelength [Å], zenith optical depth at 2.5 mm PWV (H2O) or for O2, species."
@@ -213,7 +219,7 @@ def telluric_lines():
     df = pd.concat([pd.DataFrame(dict(wave=w, tau=t, species=s)) for w, t, s in rows])
     return df[df.tau > 1e-4].sort_values('wave').reset_index(drop=True)
 
-# %% ../nbs/01_mock.ipynb #7210c504
+# %% ../nbs/01_mock.ipynb #a14ae714
 R_HARPS = 115_000.
 
 @dataclass
@@ -228,6 +234,7 @@ class LogLattice:
     def wave(self): return _lattice_wave(self.w0, self.dv, self.n)
     def position(self, w): return np.log(np.asarray(w) / self.w0) * (C_KMS / self.dv)
 
+# %% ../nbs/01_mock.ipynb #d1daca6c
 @lru_cache(maxsize=8)
 def _lattice_wave(w0, dv, n): return w0 * np.exp(np.arange(n) * dv / C_KMS)
 
@@ -256,6 +263,7 @@ def broadening_kernel(dv, vsini, sigma, eps=0.6):
     else: k = np.exp(-0.5 * (v / sigma) ** 2)
     return k / k.sum()
 
+# %% ../nbs/01_mock.ipynb #de9a6c36
 def bin_lattice(cum, lat, q_edges, widths, v=0.):
     "Mean of a lattice function (given by its cumulative integral `cum`) over pixels, shifted by velocity `v` [km/s]."
     d = doppler_factor(v)
@@ -263,6 +271,7 @@ def bin_lattice(cum, lat, q_edges, widths, v=0.):
     if q[0] < 0 or q[-1] > lat.n: raise ValueError(f"a shift of {v:.1f} km/s moves the grid outside the synthesised range")
     return np.diff(np.interp(q, _cell_index(lat.n), cum)) * (d / widths)
 
+# %% ../nbs/01_mock.ipynb #04f4725f
 @lru_cache(maxsize=4)
 def _cell_index(n): return np.arange(n + 1, dtype=np.float64)
 
@@ -270,6 +279,7 @@ def lattice_cumsum(lat, values):
     "Cumulative integral ∫ values dλ [Å] up to each lattice cell boundary (length n + 1)."
     return np.concatenate([[0.], np.cumsum(values * lat.wave * math.expm1(lat.dv / C_KMS))])
 
+# %% ../nbs/01_mock.ipynb #a9950826
 @dataclass
 class StarSpectrum:
     "Continuum-normalised rest-frame spectrum of a star on a `LogLattice`, ready to be observed."
@@ -280,12 +290,14 @@ class StarSpectrum:
         edges = pixel_edges(wave)
         return bin_lattice(self.cum, self.lat, self.lat.position(edges) + 0.5, np.diff(edges), rv)
 
+# %% ../nbs/01_mock.ipynb #1471424f
 def vmic_vmac(teff, logg):
     "Micro- and macroturbulence [km/s] from empirical Teff/log g trends (dwarfs ~1 and ~3 km/s at solar Teff)."
     vmic = float(np.clip(1.0 + 0.4 * (teff - 5800) / 1000 + 0.3 * (4.4 - logg), 0.5, 3.))
     vmac = float(np.clip(3.0 + 1.5 * (teff - 5800) / 1000 + 0.8 * (4.4 - logg), 0.5, 8.))
     return vmic, vmac
 
+# %% ../nbs/01_mock.ipynb #e118933a
 def rest_spectrum(teff, logg, m_h, vsini, lat:LogLattice, resolution=R_HARPS, lines=None) -> StarSpectrum:
     "Normalised rest-frame spectrum of a star (Teff [K], log g [cgs], [M/H], vsini [km/s]) on `lat`."
     ph, lines = Photosphere(teff, logg, m_h), stellar_lines() if lines is None else lines
@@ -305,13 +317,14 @@ def rest_spectrum(teff, logg, m_h, vsini, lat:LogLattice, resolution=R_HARPS, li
     sigma = math.hypot(C_KMS / resolution / 2.3548, 0.5 * vmac)
     return StarSpectrum(lat, 1 - _convolve(depth, broadening_kernel(lat.dv, vsini, sigma)))
 
-# %% ../nbs/01_mock.ipynb #041ad37c
+# %% ../nbs/01_mock.ipynb #59000141
 GAIN, DETRON = 1.42, 4.94                               # e-/ADU and read noise [e-] as in real HARPS headers
 
 def planck_photons(wave, teff):
     "Photon flux density of a black body, normalised at 5500 Å (∝ λ⁻⁴ / (exp(hc/λkT) − 1))."
     return (wave / 5500.) ** -4 * np.expm1(1.438777e8 / (5500. * teff)) / np.expm1(1.438777e8 / (wave * teff))
 
+# %% ../nbs/01_mock.ipynb #421871fb
 def emission_lines(edges, rv, amplitude=1.5, sigma=0.5):
     "Chromospheric/circumstellar emission (Balmer, Ca II H&K, He I D3) in units of the continuum, pixel-integrated."
     out = np.zeros(len(edges) - 1)
@@ -321,11 +334,13 @@ def emission_lines(edges, rv, amplitude=1.5, sigma=0.5):
         out += amplitude * rel * s * math.sqrt(2 * math.pi) * np.diff(cdf) / np.diff(edges)
     return out
 
+# %% ../nbs/01_mock.ipynb #24823e32
 def harps_efficiency(wave):
     "Smooth relative efficiency of telescope + HARPS for the s1d counts: peak near 6000 Å, slow blue decline, steep below 4000 Å."
     sigma = np.where(wave < 6000., 2065., 1300.)
     return np.exp(-0.5 * ((wave - 6000.) / sigma) ** 2) / (1 + np.exp(-(wave - 4000.) / 120.))
 
+# %% ../nbs/01_mock.ipynb #1c609387
 def internal_step(grid:Grid) -> float:
     "Velocity step [km/s] of the synthesis lattice: 0.5 km/s for HARPS, up to 1 km/s for coarse grids."
     return float(np.clip(grid.step / grid.wmax * C_KMS / 4, 0.5, 1.0))

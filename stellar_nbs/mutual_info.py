@@ -232,7 +232,7 @@ def mutual_info(x,                    # node values, one per spectrum
         mi, err = mi - nm, float(np.hypot(err, ns))
     return mi, err
 
-# %% ../nbs/07_mutual_info.ipynb #c67a61b7
+# %% ../nbs/07_mutual_info.ipynb #39568c26
 LABELS = ['teff', 'logg', 'm_h', 'radvel', 'mass', 'vsini', 'airmass', 'snr']
 
 def subsample_rows(n:int,           # rows available
@@ -243,6 +243,7 @@ def subsample_rows(n:int,           # rows available
     if max_rows is None or n <= max_rows: return None
     return np.sort(np.random.default_rng(seed).choice(n, int(max_rows), replace=False))
 
+# %% ../nbs/07_mutual_info.ipynb #6e0e1cf9
 def _labels_present(labels, labels_used=None) -> list:
     "The columns of `labels_used` (default `LABELS`) that `labels` has, with more than 10 values."
     return [c for c in (labels_used or LABELS) if c in labels.columns and labels[c].notna().sum() > 10]
@@ -262,6 +263,7 @@ def screen_nodes(latents, y, groups=None, bins=10, n_screen=20, seed=0):
     null = np.array([_hist_mi_codes(rz, binned(shuffle(rng)), bins) for _ in range(n_screen)])
     return _hist_mi_codes(rz, binned(y), bins), null.mean(0), null.std(0, ddof=1)
 
+# %% ../nbs/07_mutual_info.ipynb #98c651c1
 @dataclass
 class MISettings:
     "How `mi_table` estimates: the screen, the permutation null, the significance cut, the label clipping and the estimator's options."
@@ -282,6 +284,7 @@ class MISettings:
         "Permutations of each null for `method`."
         return self.n_perm if self.n_perm is not None else 3 if method == 'gmm' else 8
 
+# %% ../nbs/07_mutual_info.ipynb #a87c67c6
 def _label_rows(z, y, groups, label, method, nodes, settings, seed):
     "Table rows of one label (see `mi_table`)."
     s, est = settings, mi_estimator(method)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from .mutual_info import (LABELS, subsample_rows, mi_table, MISettings, best_nodes, rank_nodes, node_mi, independent_nodes, decodability,
                                      trace_factors, mi_indicator, plot_mi_indicator, plot_mi_table)
 
-# %% ../nbs/07a_report.ipynb #91983321
+# %% ../nbs/07a_report.ipynb #895f142b
 LABEL_SYNONYMS = {'teff': ('teff', 't_eff', 'temperature'), 'logg': ('logg', 'log_g', 'log(g)'),
                   'm_h': ('m_h', '[fe/h]', 'feh', 'fe_h', 'mh', '[m/h]', 'metallicity'),
                   'radvel': ('radvel', 'rv', 'vrad', 'v_rad', 'radial_velocity'), 'vsini': ('vsini', 'v_sini', 'vsin(i)'),
@@ -45,6 +45,7 @@ def canonical_labels(labels:pd.DataFrame) -> tuple:
         if alias is not None: rename[alias] = 'dp_id'
     return labels.rename(columns=rename), notes
 
+# %% ../nbs/07a_report.ipynb #77afc990
 def numeric_labels(labels:pd.DataFrame, src='labels') -> tuple:
     "`(labels with numeric text parsed, notes)`; text columns are kept (target names, spectral types) but noted as not analysed."
     out, text = labels.copy(), []
@@ -61,11 +62,13 @@ def numeric_labels(labels:pd.DataFrame, src='labels') -> tuple:
         out[c] = parsed
     return out, ([f"text columns not analysed: {', '.join(text)}"] if text else [])
 
+# %% ../nbs/07a_report.ipynb #39a7180c
 def label_columns(labels:pd.DataFrame) -> list:
     "The columns of `labels` to analyse: every numeric one but the bookkeeping (`NOT_LABELS`), the canonical names first."
     cols = [c for c in labels.columns if c not in NOT_LABELS and (pd.api.types.is_numeric_dtype(labels[c]) and not pd.api.types.is_bool_dtype(labels[c]))]
     return [l for l in LABELS if l in cols] + [c for c in cols if c not in LABELS]
 
+# %% ../nbs/07a_report.ipynb #331f5939
 def run_labels(run, index, store=None, labels=None):
     "Labels aligned to the latent rows of `index` (joined on dp_id); empty columns when none are found."
     if labels is None:

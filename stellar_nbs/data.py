@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
-from .store import Store, in_order
+from .store import Store, in_order, as_store
 
 # %% ../nbs/03_data.ipynb #afea1311
 def as_batch(raw:np.ndarray) -> tuple:
@@ -67,7 +67,7 @@ def _normalised_name(s) -> str: return ''.join(ch for ch in str(s).upper() if ch
 
 def target_groups(store, by='object', tolerance=10.) -> np.ndarray:
     "Group label per store row: normalised OBJECT (`by='object'`) or friends-of-friends on RA/Dec (`by='sky'`, arcsec)."
-    store = store if isinstance(store, Store) else Store(store)
+    store = as_store(store)
     acc = store.accepted
     if by == 'object':
         names = [_normalised_name(o) if isinstance(o, str) and o.strip() else '' for o in acc.object]
@@ -141,7 +141,7 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
                       by='object', pin_memory=None, tolerance=10., convert_on_device=None, **kwargs) -> DataLoaders:
     "fastai DataLoaders over a store: split by star, train rows weighted 1/(spectra of the star) when `balance`."
     # kwargs go to both loaders (e.g. persistent_workers=True, timeout)
-    store = store if isinstance(store, Store) else Store(store)
+    store = as_store(store)
     rows = np.arange(len(store)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(rows) == 0: raise ValueError(f"{store.path}: no rows to load")
     if rows.min() < 0 or rows.max() >= len(store): raise IndexError(f"{store.path}: rows must be in 0..{len(store) - 1}")

@@ -23,7 +23,7 @@ from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store, read_metadata, header_metadata, METADATA_COLUMNS
 from .informative import informative_nodes
 from .mutual_info import mi_table, MISettings
-from .report import run_labels, split_section
+from .report import run_labels, split_section, md_table
 from .files import jsonable, write_json
 from .run import Run
 from .explore import decode_latents, node_values
@@ -434,11 +434,9 @@ def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fra
 
 # %% ../nbs/08b_explain.ipynb #cbf075a0
 def _cols_table(rows, n=5) -> str:
-    if not rows: return '(none)'
-    out = ['| column | MI [nats] | error | z |', '|---|---|---|---|']
-    out += [f"| {r['column']}{' (groups)' if r.get('kind') == 'groups' else ''} | {r['mi']:.3f} | {r['error']:.3f} | "
-            f"{r['z']:.1f} |" if r['z'] is not None else f"| {r['column']} | {r['mi']:.3f} | {r['error']:.3f} | - |" for r in rows[:n]]
-    return '\n'.join(out)
+    recs = [{'column': r['column'] + (' (groups)' if r.get('kind') == 'groups' else ''), 'MI [nats]': r['mi'], 'error': r['error'], 'z': r['z']}
+            for r in rows[:n]]
+    return md_table(recs, ['column', 'MI [nats]', 'error', 'z'], {'MI [nats]': '{:.3f}', 'error': '{:.3f}', 'z': '{:.1f}'})
 
 def explain_markdown(res:dict) -> str:
     "Markdown of an `explain_run` result: one section per node."

@@ -6,7 +6,7 @@
 __all__ = ['LABEL_SYNONYMS', 'NOT_LABELS', 'SPTYPE_COLORS', 'UNITS', 'ADDED_SECTIONS', 'canonical_labels', 'numeric_labels',
            'label_columns', 'run_labels', 'plot_node_vs_label', 'corner_plot', 'count_warnings', 'untrained_latents',
            'AnalysisConfig', 'analysis_config', 'informative_part', 'label_part', 'independence_part', 'Report',
-           'analyse_run', 'split_section', 'kept_sections', 'report_markdown']
+           'analyse_run', 'split_section', 'kept_sections', 'md_table', 'report_markdown']
 
 # %% ../nbs/07a_report.ipynb #2a0d6b10
 import json, math
@@ -386,7 +386,10 @@ def _with_kept_sections(run:Path, md:str) -> str:
     return md.rstrip('\n') + '\n\n(The node explanations were dropped: explain.json is older than the latents; run `stellar-nbs explain` again.)\n'
 
 # %% ../nbs/07a_report.ipynb #802a0e4d
-def _md_table(rows, cols, fmt=None):
+def md_table(rows,        # records (dicts)
+             cols,        # the keys to show, in order (the header)
+             fmt=None):   # format string per key (e.g. {'mi': '{:.3f}'}); None values show as '-'
+    "A markdown table of `rows`; '(none)' when there are none."
     fmt = fmt or {}
     if not len(rows): return '(none)'
     out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
@@ -408,10 +411,10 @@ def report_markdown(rep:dict) -> str:
              'before interpreting the nodes.', '']
             if rep.get('active_units') == [] else []),
           *[f'**Warning:** {w}\n' for w in rep.get('warnings', [])],
-          _md_table([dict(rule=k, **v) for k, v in rep['counts'].items()], ['rule', 'count', 'lo', 'hi', 'level'])]
+          md_table([dict(rule=k, **v) for k, v in rep['counts'].items()], ['rule', 'count', 'lo', 'hi', 'level'])]
     if 'best_node' in rep:
         md += ['', f"## Best node per label (MI in nats, {rep['method']}; z against the permutation null)", '',
-               _md_table([dict(label=k, **v) for k, v in rep['best_node'].items()], ['label', 'node', 'mi', 'error', 'mi_minus_null', 'z', 'method', 'informative'],
+               md_table([dict(label=k, **v) for k, v in rep['best_node'].items()], ['label', 'node', 'mi', 'error', 'mi_minus_null', 'z', 'method', 'informative'],
                          {'mi': '{:.3f}', 'error': '{:.3f}', 'mi_minus_null': '{:.3f}', 'z': '{:.1f}'})]
         if rep['labels_without_node']: md += ['', f"No significant node for: {', '.join(rep['labels_without_node'])}."]
         if rep.get('decodability'):
@@ -419,19 +422,19 @@ def report_markdown(rep:dict) -> str:
             md += ['', '## Is each label in the code at all?', '',
                    'Cross-validated R² of a ridge regression of the label on all nodes (folds split by star) beside the best '
                    "single node's R²: a label can be encoded across several nodes without any one node tracking it.", '',
-                   _md_table(rep['decodability'], ['label', 'n', 'r2_all', 'r2_err', 'best_node', 'r2_best_node'],
+                   md_table(rep['decodability'], ['label', 'n', 'r2_all', 'r2_err', 'best_node', 'r2_best_node'],
                              {'r2_all': '{:.3f}', 'r2_err': '{:.3f}', 'r2_best_node': '{:.3f}'})]
             if entangled: md += ['', f"Encoded across nodes but without a node of their own: **{', '.join(entangled)}**."]
         md += ['', '## Informative nodes ranked by their largest MI with a label', '',
-               _md_table(rep['informative_ranked'], ['node', 'best_label', 'mi', 'err', 'z'], {'mi': '{:.3f}', 'err': '{:.3f}', 'z': '{:.1f}'}),
+               md_table(rep['informative_ranked'], ['node', 'best_label', 'mi', 'err', 'z'], {'mi': '{:.3f}', 'err': '{:.3f}', 'z': '{:.1f}'}),
                '', '## Independently informative nodes', '',
                'Informative, no label explains them (largest null-corrected MI with a label < 0.2 nats), and sharing '
                '< 0.5 nats with every other such node kept before them (in order of spread).', '',
                f"Independent nodes: **{rep['independent_nodes']}**", '',
-               _md_table(rep['independent'], ['node', 'best_label', 'label_mi', 'explained', 'redundant_with', 'independent'], {'label_mi': '{:.3f}'})]
+               md_table(rep['independent'], ['node', 'best_label', 'label_mi', 'explained', 'redundant_with', 'independent'], {'label_mi': '{:.3f}'})]
         if rep.get('independent_traced'):
             md += ['', 'What they track (MI with the generating factors of the truth table, top 3 per node):', '',
-                   _md_table(rep['independent_traced'], ['node', 'label', 'mi', 'err', 'z'], {'mi': '{:.3f}', 'err': '{:.3f}', 'z': '{:.1f}'})]
+                   md_table(rep['independent_traced'], ['node', 'label', 'mi', 'err', 'z'], {'mi': '{:.3f}', 'err': '{:.3f}', 'z': '{:.1f}'})]
     if rep.get('notes'): md += ['', '## Notes', ''] + [f'- {n}' for n in rep['notes']]
     md += ['', '## Figures', ''] + [f'![{f}]({f})' for f in rep.get('figures', [])]
     return '\n'.join(md) + '\n'

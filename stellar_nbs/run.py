@@ -71,8 +71,6 @@ class Run:
         except json.JSONDecodeError as e: raise InputError(f"{self.file('config')}: not readable JSON ({e})") from None
 
 # %% ../nbs/04a_run.ipynb #12e8902d
-def _as_store(store) -> Store: return store if isinstance(store, Store) else Store(store)
-
 @patch_to(Run, as_prop=True)
 def store_path(self) -> Path|None:
     "The store's folder: the one given, else the one `config.json` names (None when neither)."

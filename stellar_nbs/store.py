@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FITS_SUFFIXES', 'METADATA_CARDS', 'METADATA_TEXT', 'METADATA_COLUMNS', 'CATALOG_COLUMNS', 'is_fits_name', 'find_fits',
            'header_metadata', 'read_metadata', 'file_stamp', 'grid_file', 'resize_npy', 'read_journal', 'read_catalog',
-           'Store', 'prepare', 'in_order', 'join_labels']
+           'Store', 'prepare', 'in_order', 'as_store', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
 import fcntl, json, os, sys, time, types, uuid
@@ -503,10 +503,15 @@ def read(self:Store, rows) -> np.ndarray:
     "Rows of the flux as float32 `(len(rows), L)`, NaN where invalid, in the order of `rows`."
     return in_order(lambda u: np.asarray(self.flux[u], dtype=np.float32), rows)
 
+# %% ../nbs/02_store.ipynb #90a796d5
+def as_store(store) -> Store:
+    "`store` opened as a `Store` if it is a path; a `Store` (or anything with `flux` and `grid`) as it is."
+    return store if hasattr(store, 'flux') and hasattr(store, 'grid') else Store(store)
+
 # %% ../nbs/02_store.ipynb #6c879a09
 def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:
     "Join a label table (CSV path or DataFrame) to the store's rows by `dp_id` or by sky position (`on='coords'`, `tolerance` arcsec)."
-    store = store if isinstance(store, Store) else Store(store)
+    store = as_store(store)
     src = labels
     try: lab = pd.read_csv(labels, dtype={'dp_id': str}) if not isinstance(labels, pd.DataFrame) else labels.copy()
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: raise InputError(f"{src}: not a readable CSV label table ({e})") from None

@@ -30,7 +30,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from .spectra import progress_bar, interactive_output     # bars in terminals and notebooks, none in logs
 from .model import SpectrumVAE, vae_config, velocity_pixels, zero_invalid, model_device
-from .store import Store
+from .store import Store, as_store
 from .files import atomic_write
 from .run import Run
 from .spectra import Grid, InputError, check_number
@@ -482,8 +482,6 @@ def check_device(device=None) -> str:
     return device
 
 # %% ../nbs/05_train.ipynb #88536dc6
-def _as_store(store) -> Store: return store if isinstance(store, Store) else Store(store)
-
 def _epochs(config:TrainConfig, per_epoch:int) -> int:
     if config.epochs is not None: return config.epochs
     if config.iterations is None: raise InputError(f"recipe {config.name!r}: give epochs or iterations")
@@ -511,7 +509,7 @@ def train_run(store,             # the store (a `Store` or its folder) to train 
               **changes) -> Learner:  # fields of `TrainConfig` that change the recipe (epochs=, bs=, lr=, ...)
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     config = train_config(config, **changes)
-    store, run = _as_store(store), Run(run, store)
+    store = as_store(store); run = Run(run, store)
     with run.lock():
         device = check_device(device)
         set_seed(seed, reproducible=True)

@@ -37,13 +37,16 @@ def _header_rows(store, rows) -> pd.DataFrame:
     recs = [dict(row=r, **header_metadata(p)) for r, p in zip(rows, src) if isinstance(p, str) and Path(p).is_file()]
     return pd.DataFrame(recs, columns=['row', *METADATA_COLUMNS])
 
-def observing_metadata(index:pd.DataFrame, store:Store) -> tuple:
+def observing_metadata(index:pd.DataFrame,  # latent rows: a `row` column (store rows), as latents_index.csv
+                       store:Store,          # the store the rows come from
+                       header_rows=None      # positions in `index` whose headers are read when metadata.csv lacks them; None: all
+                      ) -> tuple:
     "Observing metadata per latent row of `index` (catalogue columns + header values) and a sentence saying where they came from."
     rows = index['row'].to_numpy()
     cat = store.accepted.set_index('row').reindex(rows).reset_index(drop=True)
     meta = read_metadata(store)
-    known = set(meta.row.dropna().astype(int))
-    missing = [int(r) for r in rows if int(r) not in known]
+    wanted = rows if header_rows is None else rows[np.asarray(header_rows, dtype=np.int64)]
+    missing = np.unique(wanted[~np.isin(wanted, meta.row.dropna().to_numpy(np.int64))]).tolist()
     source = f"{store.path/'metadata.csv'}" if len(meta) else ''
     if missing:
         read = _header_rows(store, missing)

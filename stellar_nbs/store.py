@@ -357,7 +357,7 @@ def _chunk_size(n_files:int, workers:int, most:int=16) -> int:
     return int(np.clip(n_files // (16 * workers), 1, most))
 
 def _auto_workers(n_files:int, grid:Grid, most:int=8) -> int:
-    "Worker processes that pay off for `n_files` on `grid`: 1 unless the serial work (~2.5 ms + 70 ns per grid pixel a file) outlasts ~4 pool start-ups."
+    "Worker processes that pay off for `n_files` on `grid`: 1 while the serial work (~2.5 ms + 70 ns per grid pixel a file) is under 10 s, ~7 pool start-ups."
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     serial_s = n_files * (2.5e-3 + 7e-8 * grid.length)         # measured here: 3 ms a file at 500 px, 25-30 ms at 327,680 px
     return 1 if serial_s < 10. else max(1, min(cores, most))     # a pool of spawned workers starts in ~1.4 s (imports)

@@ -2,7 +2,7 @@
 the fitted scaling exponent, and the projection to the full HARPS archive (270k spectra of 327,680 px).
 Every measurement runs in its own process on ONE core (peak memory = that process's peak RSS); the results are
 printed and written to nbs/data/capacity_measured.csv, which nbs/12_capacity.ipynb turns into the capacity table.
-Run:  python tests/bench_scale.py [step ...]     steps: analyse anomalies_latent spectra retrieve encode loader
+Run:  python tests/bench_scale.py [step ...]     steps: analyse anomalies_latent spectra retrieve encode loader explain neighbours
       (no step: all of them; ~30 min on one core). No timed asserts: it prints what it measured."""
 import os, sys, json, time, resource, subprocess, tempfile
 from pathlib import Path
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'nbs'/'data'/'capacity_measured.csv'
 ARCHIVE = 270_000
 SIZES = {'analyse': (2_700, 27_000, 270_000), 'anomalies_latent': (2_700, 27_000, 270_000), 'retrieve': (2_700, 27_000, 270_000),
-         'spectra': (32, 128), 'encode': (8, 32), 'loader': (4_000,)}
+         'spectra': (32, 128), 'encode': (8, 32), 'loader': (4_000,), 'explain': (2_700, 27_000, 270_000), 'neighbours': (2_700, 27_000, 270_000)}
 
 def synthetic_run(d, n, n_latent=128, seed=0):
     "A run folder with mu-only latents (20 nodes mixing 8 labels, the rest collapsed), its index, and labels.csv (n/41.5 stars)."
@@ -59,6 +59,17 @@ def m_anomalies_latent(n, tmp):
     t0 = time.perf_counter(); neighbour_reference(mu, nodes, groups=lab.target); t_nb = time.perf_counter() - t0
     return dict(seconds=t_if + t_nb, detail=f"isolation forest {t_if:.1f} s + neighbour reference (20 nodes, exact search, 30 per row) {t_nb:.1f} s")
 
+def m_neighbours(n, tmp, n_nodes=8):
+    "neighbour_reference over `n_nodes` informative nodes (k-d tree, algorithm='auto'); at <= 27k also brute force, for the ratio (same rows)."
+    from stellar_nbs.anomalies import neighbour_reference
+    _, lab = synthetic_run(Path(tmp)/'run', n); mu = np.load(Path(tmp)/'run'/'latents.npy'); nodes = np.arange(n_nodes)
+    t0 = time.perf_counter(); tree = neighbour_reference(mu, nodes, groups=lab.target); t = time.perf_counter() - t0
+    detail = f"{n_nodes} nodes, k-d tree {t:.1f} s"
+    if n <= 27_000:
+        t0 = time.perf_counter(); brute = neighbour_reference(mu, nodes, groups=lab.target, algorithm='brute'); tb = time.perf_counter() - t0
+        detail += f"; brute force {tb:.1f} s ({tb / t:.1f}x the tree), same neighbours: {bool((brute == tree).all())}"
+    return dict(seconds=t, detail=detail)
+
 def m_spectra(n, tmp, device=None):
     from stellar_nbs.anomalies import residual_stats, companion_stats
     g, flux, recon = harps_batch(n); valid = np.isfinite(flux)
@@ -80,6 +91,50 @@ def m_retrieve(n, tmp):
     for q in ids: ix.query(q, k=10)
     t_q = (time.perf_counter() - t0) / len(ids)
     return dict(seconds=t_build + 100 * t_q, detail=f"build {t_build:.2f} s; dp_id query {1e3 * t_q:.1f} ms (100 queries)")
+
+def synthetic_store(d, lab, px=512, metadata=True, seed=0):
+    """A finished store folder for the rows of `lab` (synthetic_run's labels) on a `px`-pixel grid: flux.npy, catalog.csv, grid.json,
+    labels.csv and, with `metadata`, metadata.csv; the catalogue's source files do not exist (their headers cannot be read)."""
+    from stellar_nbs.spectra import Grid
+    from stellar_nbs.store import CATALOG_COLUMNS, METADATA_COLUMNS
+    rng, n, d = np.random.default_rng(seed), len(lab), Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    g = Grid(5000., 5000. + (px - 1) * 1., 1.); (d/'grid.json').write_text(json.dumps(g.to_dict()))
+    f = np.lib.format.open_memmap(d/'flux.npy', 'w+', np.float16, (n, px)); f[:] = 1; f.flush(); del f
+    mjd = 53000 + np.sort(rng.uniform(0, 6000, n))
+    cat = pd.DataFrame({'source': [f'/nonexistent/{i}.fits' for i in lab.dp_id], 'dp_id': lab.dp_id, 'object': lab.target, 'ra': rng.uniform(0, 360, n),
+                        'dec': rng.uniform(-90, 20, n), 'mjd': mjd, 'snr': lab.snr, 'airmass': lab.airmass, 'berv': rng.normal(0, 20, n),
+                        'exptime': rng.uniform(60, 900, n), 'spec_res': 115000., 'instrument': 'HARPS', 'median_flux': 1000., 'mean_flux': 1000.,
+                        'n_valid': px, 'method': 'exact', 'status': 'ok', 'reason': '', 'row': np.arange(n), 'n_masked': 0, 'masked_runs': 0,
+                        'warning': '', 'file_stamp': '', 'flux_hash': ''}, columns=CATALOG_COLUMNS)
+    cat.to_csv(d/'catalog.csv', index=False)
+    if metadata:
+        meta = pd.DataFrame({'dp_id': lab.dp_id, 'row': np.arange(n), **{c: rng.normal(size=n) for c in METADATA_COLUMNS}})
+        meta['mjd'], meta['airmass'], meta['snr'] = mjd, lab.airmass, lab.snr
+        for c, levels in (('drs_version', ['3.5', '3.8']), ('programme', [f'P{i}' for i in range(30)]), ('ins_mode', ['HAM', 'EGGS']),
+                          ('dpr_type', ['STAR,WAVE,THAR']), ('instrument', ['HARPS'])): meta[c] = rng.choice(levels, n)
+        meta.to_csv(d/'metadata.csv', index=False)
+    lab.drop(columns=['target']).assign(row=np.arange(n)).to_csv(d/'labels.csv', index=False)
+    return d
+
+def m_explain(n, tmp, max_rows=20_000):
+    "explain's table steps as explain_run runs them: observing metadata (metadata.csv + catalogue), labels, MI of the nodes with both."
+    from stellar_nbs.explain import observing_metadata, column_mi
+    from stellar_nbs.report import run_labels
+    from stellar_nbs.store import Store
+    d, lab = synthetic_run(Path(tmp)/'run', n)
+    st = Store(synthetic_store(Path(tmp)/'store', lab))
+    mu, index = np.load(d/'latents.npy'), pd.read_csv(d/'latents_index.csv', dtype={'dp_id': str})
+    nodes = list(range(20))
+    t0 = time.perf_counter(); frame, _ = observing_metadata(index, st); labels = run_labels(d, index, st); t_meta = time.perf_counter() - t0
+    sub = np.sort(np.random.default_rng(0).choice(n, max_rows, replace=False)) if n > max_rows else np.arange(n)
+    groups = frame['target'].to_numpy()[sub]
+    t0 = time.perf_counter()
+    mt = column_mi(mu[sub], frame.iloc[sub].reset_index(drop=True), nodes, groups)
+    lt = column_mi(mu[sub], labels.drop(columns=['dp_id'], errors='ignore').iloc[sub].reset_index(drop=True), nodes, groups)
+    t_mi = time.perf_counter() - t0
+    return dict(seconds=t_meta + t_mi, detail=f"metadata + labels {t_meta:.1f} s; column MI {t_mi:.1f} s ({len(mt) + len(lt)} node-column pairs on "
+                                             f"{len(sub):,} rows, {mt.column.nunique()} metadata + {lt.column.nunique()} label columns)")
 
 def m_encode(n, tmp):
     import torch
@@ -127,7 +182,7 @@ def m_loader(n, tmp):
     return dict(seconds=n / out['warm_0'], detail='; '.join(detail), rates=out)
 
 STEPS = {'analyse': m_analyse, 'anomalies_latent': m_anomalies_latent, 'spectra': m_spectra, 'retrieve': m_retrieve,
-         'encode': m_encode, 'loader': m_loader}
+         'encode': m_encode, 'loader': m_loader, 'explain': m_explain, 'neighbours': m_neighbours}
 
 def one(step, n):
     "Run one measurement in this process; print a JSON line with its result and this process's peak RSS."

@@ -205,7 +205,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
          seed:int=0,              # random seed
          epochs:int=None,         # training epochs (default: the preset's)
          device:str=None,         # cpu or cuda
-         workers:int=2,           # processes for preparing the store
+         workers:int=None,        # processes for preparing the store (default: as many as pay off)
          threads:int=1):          # CPU threads for torch
     "The whole chain on the embedded mock archive (`pipeline.run_demo`), with a summary at the end."
     from stellar_nbs.pipeline import run_demo

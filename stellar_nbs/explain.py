@@ -513,7 +513,7 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
     res = dict(run=str(run), n_spectra=len(mu), nodes=nodes, store=None if st is None else str(st.path), method=method)
     frame, labels, mt, lt = None, None, None, None
     if st is not None:
-        frame, res['metadata_source'] = observing_metadata(index, st)
+        frame, res['metadata_source'] = observing_metadata(index, st, header_rows=sub)   # headers only for the MI rows
         labels = run_labels(run, index, st)
         groups = frame['target'].to_numpy()[sub]
         mt = column_mi(mu[sub], frame.iloc[sub].reset_index(drop=True), nodes, groups, method, seed, n_workers)

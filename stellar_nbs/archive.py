@@ -38,7 +38,10 @@ def _stellar_parameters(kind, rng):
     return dict(teff=round(teff), logg=round(float(logg), 3), m_h=round(float(np.clip(m_h, -1.5, 0.5)), 3),
                 vsini=round(min(vsini, 300.), 2), mass=round(float(mass), 3))
 
-def draw_targets(n_targets, rng, n_exposures_max=40) -> pd.DataFrame:
+def draw_targets(n_targets:int,       # number of stars
+                 rng,                 # `np.random.Generator` of every draw
+                 n_exposures_max=40   # cap on the exposures per star (heavy-tailed below it)
+                ) -> pd.DataFrame:    # one row per target
     "Targets: name, coordinates, kind, stellar parameters, systemic RV, binary orbit, number of exposures."
     rows, names = [], set()
     for t in range(n_targets):
@@ -56,7 +59,10 @@ def draw_targets(n_targets, rng, n_exposures_max=40) -> pd.DataFrame:
                          n_exp=int(min(1 + np.floor(rng.pareto(1.3) * 2.5), n_exposures_max))))
     return pd.DataFrame(rows)
 
-def berv(ra, dec, mjd):
+def berv(ra,   # right ascension [deg] (J2000)
+         dec,  # declination [deg] (J2000)
+         mjd   # Modified Julian Date(s) of the exposure
+        ):     # BERV [km/s], same shape as `mjd`
     "Barycentric Earth radial velocity [km/s] towards (ra, dec) [deg] (circular orbit, ±0.5 km/s rotation ignored)."
     eps = math.radians(23.439)
     a, d = np.radians(ra), np.radians(dec)
@@ -65,7 +71,9 @@ def berv(ra, dec, mjd):
     lam_sun = np.radians(280.460 + 0.9856474 * (np.asarray(mjd) - 51544.5))
     return 29.785 * np.cos(beta) * np.sin(lam_sun - lam)
 
-def draw_exposures(targets, rng) -> pd.DataFrame:
+def draw_exposures(targets:pd.DataFrame, # `draw_targets` table
+                   rng                   # `np.random.Generator` of every draw
+                  ) -> pd.DataFrame:
     "One row per exposure: epoch, BERV, airmass, PWV, SNR, throughput tilt/curvature, RV (with binary orbit)."
     rows = []
     for t in targets.itertuples():
@@ -90,7 +98,9 @@ _DWARF_TYPES = [('B0', 31000), ('B2', 20600), ('B5', 15700), ('B8', 12500), ('A0
                 ('M1', 3660), ('M2', 3560), ('M3', 3430), ('M4', 3210), ('M5', 3060), ('M6', 2810)]
 _GIANT_TYPES = [('G5', 5050), ('G8', 4950), ('K0', 4800), ('K1', 4600), ('K2', 4450), ('K3', 4300), ('K4', 4150), ('K5', 4000), ('M0', 3850)]
 
-def spectral_type(teff, logg) -> tuple:
+def spectral_type(teff,  # effective temperature [K]
+                  logg   # surface gravity [log cm/s²]; < 3.5: giant table, class III
+                 ) -> tuple:
     "(letter, number, luminosity class) for a star, e.g. ('G', 2, 'V')."
     table = _GIANT_TYPES if logg < 3.5 else _DWARF_TYPES
     code = np.array([' OBAFGKM'.index(s[0]) * 10 + int(s[1]) for s, _ in table], float)
@@ -203,7 +213,14 @@ def _pick_odd(expo, targets, odd, rng):
     return kinds
 
 # %% ../nbs/01b_archive.ipynb #264abecb
-def mock_archive(out, n_targets=50, seed=0, grid=None, odd=None, n_exposures_max=40, progress=True) -> pd.DataFrame:
+def mock_archive(out,                 # folder to write into (created)
+                 n_targets=50,        # number of stars, >= 1
+                 seed=0,              # seed of targets, exposures, noise and catalogue
+                 grid=None,           # output grid (`Grid` or what `Grid.parse` takes); None: `Grid.harps()`
+                 odd=None,            # {kind: count} of odd spectra to inject, kinds in `ODD_KINDS`; None: none
+                 n_exposures_max=40,  # cap on exposures per star, >= 1
+                 progress=True        # show a progress bar over the stars
+                ) -> pd.DataFrame:    # the truth table (also written as truth.csv)
     "Write a mock HARPS archive of ADP FITS files plus labels.csv and truth.csv into `out`; returns the truth table."
     if n_targets < 1 or n_exposures_max < 1: raise InputError(f"mock_archive needs n_targets >= 1 and n_exposures_max >= 1, got {n_targets}, {n_exposures_max}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,9 @@ def linelist_dir() -> Path:
 # %% ../nbs/01a_ccf.ipynb #d8444376
 VALD_ELEMENTS = ('H', 'C', 'O', 'Na', 'Mg', 'Al', 'Si', 'K', 'Ca', 'Fe')
 
-def read_vald(element:str, directory=None) -> pd.DataFrame:
+def read_vald(element:str,    # element symbol, one of `VALD_ELEMENTS`
+              directory=None  # folder holding vald/vald_<element>; None: `linelist_dir()`
+             ) -> pd.DataFrame:
     "VALD lines of `element` (columns wave, element, ion, chi, loggf, damping); ion 0 = neutral."
     path = Path(directory or linelist_dir())/'vald'/f'vald_{element}'
     if not path.exists(): raise FileNotFoundError(f"{path}: no VALD list for {element!r}")
@@ -60,7 +62,12 @@ def doppler_factor(v):
     b = np.asarray(v, dtype=np.float64) / C_KMS
     return np.sqrt((1 + b) / (1 - b))
 
-def ccf(wave, flux, mask=None, v_grid=None, normalise=True) -> tuple:
+def ccf(wave,            # (n,) wavelengths [Å], increasing, n >= 10
+        flux,            # (n,) flux at `wave`; NaN = no data
+        mask=None,       # line mask (start, end, weight columns, Å); None: `g2_mask()`
+        v_grid=None,     # velocities [km/s] to evaluate; None: -200..200 in 1 km/s steps
+        normalise=True   # divide `flux` by its `continuum` first
+       ) -> tuple:       # (v_grid [km/s], ccf): weighted mean flux in the shifted mask windows
     "Cross-correlation function of a spectrum with a line mask: returns (v_grid [km/s], ccf)."
     wave, flux = np.asarray(wave, np.float64), np.asarray(flux, np.float64)
     if wave.ndim != 1 or wave.shape != flux.shape or len(wave) < 10: raise ValueError(f"ccf needs 1-D wave and flux of equal length, got {wave.shape} and {flux.shape}")
@@ -82,7 +89,11 @@ def ccf(wave, flux, mask=None, v_grid=None, normalise=True) -> tuple:
     w = mask.weight.values[None] * ok
     return v_grid, (w * flux_in / (hi - lo)).sum(1) / np.maximum(w.sum(1), 1e-30)
 
-def continuum(wave, flux, width=5., q=95) -> np.ndarray:
+def continuum(wave,      # (n,) wavelengths [Å], increasing
+              flux,      # (n,) flux at `wave`, finite
+              width=5.,  # window width [Å]
+              q=95       # percentile of the flux in each window taken as the continuum
+             ) -> np.ndarray: # (n,) continuum level, > 0
     "A running upper-percentile continuum over windows of `width` Å (interpolated between window centres)."
     n = max(int(round(width / np.median(np.diff(wave)))), 3)
     m = len(flux) // n
@@ -101,7 +112,12 @@ def _fit_gaussian_dip(v, c):
     p, _ = curve_fit(g, v, c, p0=p0, maxfev=4000)
     return p
 
-def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
+def ccf_rv(wave,          # (n,) wavelengths [Å], increasing
+           flux,          # (n,) flux at `wave`; NaN = no data
+           mask=None,     # line mask; None: `g2_mask()`
+           v_grid=None,   # coarse velocity grid [km/s] to find the dip; None: -200..200 in 1 km/s steps
+           width=None     # half-width [km/s] of the fine grid around the dip; None: max(25, 8 pixels)
+          ) -> float:     # radial velocity [km/s]
     "Radial velocity [km/s] from a Gaussian fit to the CCF of `flux` with a line mask (default HARPS G2)."
     v0, c0 = ccf(wave, flux, mask, v_grid)
     i = np.argmin(c0)
@@ -117,7 +133,15 @@ def ccf_rv(wave, flux, mask=None, v_grid=None, width=None) -> float:
     return float(mu)
 
 # %% ../nbs/01a_ccf.ipynb #cc8c8162
-def ccf_batch(wave, signal, valid=None, mask=None, v_max:float=300., oversample:int=2, min_step:float=1., device=None) -> tuple:
+def ccf_batch(wave,                # (m,) wavelengths [Å], increasing
+              signal,              # (n, m) or (m,) spectra; NaN = no data
+              valid=None,          # (n, m) bool, False = pixel not used; None: finite pixels
+              mask=None,           # line mask (center, weight columns); None: `g2_mask()`
+              v_max:float=300.,    # largest |velocity| returned [km/s]
+              oversample:int=2,    # lattice nodes per pixel at the finest pixel
+              min_step:float=1.,   # finest lattice step [km/s]
+              device=None          # torch device for the FFTs; None: numpy
+             ) -> tuple:           # (v [km/s], ccf (n, n_v)); NaN where no mask line is covered
     "CCF of each row of `signal` (n, len(wave)) with a line mask, by FFT on a ln λ lattice: (v [km/s], ccf (n, n_v)); torch FFTs on `device` when given."
     wave = np.asarray(wave, np.float64)
     if device is not None: return _ccf_batch_torch(wave, signal, valid, mask, v_max, oversample, min_step, device)
@@ -222,7 +246,9 @@ def relative_shift(wave,               # wavelengths [Å] of the pixels, increas
     return C_KMS * np.tanh((k[j] + off) * d)
 
 # %% ../nbs/01a_ccf.ipynb #400b400c
-def der_snr(flux, chunks:int=1) -> float:
+def der_snr(flux,          # (n,) flux; NaN values are dropped
+            chunks:int=1  # split into this many pieces and take the median S/N (needs 5 finite pixels each)
+           ) -> float:    # S/N per pixel (inf when noiseless)
     "DER_SNR estimate of the signal-to-noise ratio per pixel (Stoehr et al. 2008); median over `chunks` pieces."
     f = np.asarray(flux, np.float64); f = f[np.isfinite(f)]
     if len(f) < 5 * chunks: raise ValueError("der_snr needs at least 5 finite pixels per chunk")
@@ -230,7 +256,11 @@ def der_snr(flux, chunks:int=1) -> float:
     noise = 1.482602 / np.sqrt(6.) * np.median(np.abs(2 * f[2:-2] - f[:-4] - f[4:]))
     return float(np.median(f) / noise) if noise > 0 else float('inf')
 
-def band_depth(wave, flux, band, sides) -> float:
+def band_depth(wave,    # (n,) wavelengths [Å]
+               flux,    # (n,) flux at `wave`; NaN = no data
+               band,    # (w0, w1) line window [Å]
+               sides    # [(w0, w1), ...] continuum windows [Å]
+              ) -> float:
     "Line-depth index: 1 − ⟨flux in `band`⟩ / ⟨flux in the `sides` windows⟩ (wavelengths in Å)."
     wave, flux = np.asarray(wave), np.asarray(flux, np.float64)
     inside = lambda w0, w1: (wave >= w0) & (wave <= w1) & np.isfinite(flux)

@@ -65,7 +65,10 @@ class RowReader:
 # %% ../nbs/03_data.ipynb #b57a8398
 def _normalised_name(s) -> str: return ''.join(ch for ch in str(s).upper() if ch not in ' -_.')
 
-def target_groups(store, by='object', tolerance=10.) -> np.ndarray:
+def target_groups(store,          # a `Store` or its folder
+                  by='object',    # 'object' (normalised OBJECT name) or 'sky' (friends-of-friends on RA/Dec)
+                  tolerance=10.   # linking length [arcsec] for by='sky'
+                 ) -> np.ndarray: # (rows,) str group per accepted row; '?<dp_id>' where unknown
     "Group label per store row: normalised OBJECT (`by='object'`) or friends-of-friends on RA/Dec (`by='sky'`, arcsec)."
     store = as_store(store)
     acc = store.accepted
@@ -87,7 +90,10 @@ def target_groups(store, by='object', tolerance=10.) -> np.ndarray:
     return out.astype(str)
 
 # %% ../nbs/03_data.ipynb #85fc43ac
-def split_by_target(groups, valid_pct=0.1, seed=0) -> tuple:
+def split_by_target(groups,         # (n,) group (star) of each row
+                    valid_pct=0.1,  # largest fraction of rows in the validation set (<= 0: none)
+                    seed=0          # seed of the group order
+                   ) -> tuple:      # (train positions, valid positions) into `groups`
     "Positions `(train, valid)` into `groups` such that no group is on both sides; valid holds <= `valid_pct` of rows."
     groups = np.asarray(groups)
     names, inv, n_per = np.unique(groups, return_inverse=True, return_counts=True)
@@ -110,7 +116,13 @@ def target_weights(groups) -> np.ndarray:
 class StoreDL(DataLoader):
     "fastai DataLoader over store rows; batches `(flux, flux, valid)`, `n_inp=1`, optional sampling weights."
     n_inp = 1
-    def __init__(self, dataset=None, reader:RowReader=None, weights=None, convert_on_device=False, **kwargs):
+    def __init__(self,
+                 dataset=None,            # store row numbers to load
+                 reader:RowReader=None,   # reader of the store's flux rows
+                 weights=None,            # (rows,) sampling weights when shuffling (normalised here); None: plain shuffle
+                 convert_on_device=False, # batches stay in the store dtype until `after_batch` (on the device)
+                 **kwargs                 # fastai `DataLoader` arguments (bs, shuffle, drop_last, device, num_workers, ...)
+                ):
         self.reader, self.convert_on_device = reader, convert_on_device
         self.weights = None if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
         super().__init__(dataset=np.asarray(dataset, dtype=np.int64), **kwargs)
@@ -129,16 +141,35 @@ class StoreDL(DataLoader):
         valid = ~torch.isnan(b[0])
         flux = b[0].float().nan_to_num_(0.)
         return flux, flux, valid
-    def retain(self, res, b): return res
+    def retain(self,
+               res,  # the batch after a transform
+               b     # the batch before it (ignored: batches are plain tensors)
+              ): return res
 
-    def new(self, dataset=None, cls=None, **kwargs):
+    def new(self,
+            dataset=None,  # other store rows; weights are dropped when their number differs
+            cls=None,      # class of the new loader; None: this one's
+            **kwargs       # `DataLoader` arguments to change
+           ):
         if dataset is not None and len(dataset) != self.n: kwargs.setdefault('weights', None)
         return super().new(dataset=dataset, cls=cls, reader=self.reader, convert_on_device=self.convert_on_device,
                            **{'weights': self.weights, **kwargs})
 
 # %% ../nbs/03_data.ipynb #f6e166dd
-def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_workers=0, device=None, rows=None,
-                      by='object', pin_memory=None, tolerance=10., convert_on_device=None, **kwargs) -> DataLoaders:
+def store_dataloaders(store,                   # a `Store` or its folder
+                      bs=32,                   # batch size
+                      valid_pct=0.1,           # largest fraction of rows held out for validation, whole stars only
+                      seed=0,                  # seed of the split and the shuffle
+                      balance=True,            # weight training rows 1/(spectra of their star)
+                      num_workers=0,           # loader worker processes
+                      device=None,             # torch device of the batches; None: cuda when available, else cpu
+                      rows=None,               # store rows to use (sorted, deduplicated); None: all
+                      by='object',             # grouping of `target_groups`: 'object' or 'sky'
+                      pin_memory=None,         # pin host memory; None: on cuda
+                      tolerance=10.,           # sky linking length [arcsec] for by='sky'
+                      convert_on_device=None,  # convert float16 -> float32 and the mask on the device; None: on cuda
+                      **kwargs                 # more arguments for both loaders (persistent_workers, timeout, ...)
+                     ) -> DataLoaders:
     "fastai DataLoaders over a store: split by star, train rows weighted 1/(spectra of the star) when `balance`."
     # kwargs go to both loaders (e.g. persistent_workers=True, timeout)
     store = as_store(store)
@@ -161,7 +192,12 @@ def store_dataloaders(store, bs=32, valid_pct=0.1, seed=0, balance=True, num_wor
     return dls
 
 # %% ../nbs/03_data.ipynb #a7516e96
-def iter_store(store, bs=64, rows=None, device=None, prefetch=True):
+def iter_store(store,          # a `Store` or its folder
+               bs=64,          # rows per batch
+               rows=None,      # store rows in the order wanted; None: all
+               device=None,    # move flux and valid to this torch device; None: leave on cpu
+               prefetch=True   # read the next batch in a background thread
+              ):
     "Yield `(rows, flux (B,1,L) float32, valid (B,1,L) bool)` over `rows` (default all), in order."
     reader = RowReader(store)
     rows = np.arange(len(reader)) if rows is None else np.asarray(rows, dtype=np.int64)

@@ -18,7 +18,10 @@ MOCK_NODES = {'teff': 3, 'radvel': 17, 'teff_logg': 40, 'pwv': 41, 'pwv_copy': 6
 def _sptype_letter(teff):
     return np.select([teff < 3900, teff < 5300, teff < 6000, teff < 7500], ['M', 'K', 'G', 'F'], 'A')
 
-def mock_latents(n=2000, n_latent=128, seed=0):
+def mock_latents(n=2000,        # spectra (about n/10 stars, labels repeat per star)
+                 n_latent=128,  # bottleneck nodes; must exceed the largest `MOCK_NODES` index (90)
+                 seed=0         # seed of every random draw
+                ):              # (mu, logvar) (n, n_latent) float32, labels and truth DataFrames
     "Synthetic (mu, logvar, labels, truth) with the known nodes of `MOCK_NODES`; labels repeat per target."
     rng = np.random.default_rng(seed)
     n_t = max(n // 10, 2)
@@ -45,7 +48,9 @@ def mock_latents(n=2000, n_latent=128, seed=0):
     return mu.astype(np.float32), logvar.astype(np.float32), lab, truth
 
 # %% ../nbs/06_informative.ipynb #d7822d73
-def node_spread(latents, stat='mad'):
+def node_spread(latents,    # (spectra, nodes) latent means
+                stat='mad'  # 'mad' (median absolute deviation) or 'mean_abs' (mean absolute deviation)
+               ) -> np.ndarray: # (nodes,) spread
     "Spread of every node over the dataset: 'mad' (median |z - median z|) or 'mean_abs' (mean |z - mean z|)."
     z = np.asarray(latents, dtype=np.float64)
     if z.ndim != 2: raise ValueError(f"latents must be 2-D (spectra x nodes), got shape {z.shape}")
@@ -54,12 +59,21 @@ def node_spread(latents, stat='mad'):
     raise ValueError(f"unknown spread statistic {stat!r}: use 'mad' or 'mean_abs'")
 
 # %% ../nbs/06_informative.ipynb #cb4d88c5
-def informative_nodes(latents, threshold=0.02, stat='mad'):
+def informative_nodes(latents,        # (spectra, nodes) latent means
+                      threshold=0.02, # a node is informative when its spread exceeds this
+                      stat='mad'      # spread statistic of `node_spread`: 'mad' or 'mean_abs'
+                     ) -> np.ndarray: # sorted node indices
     "Indices of the nodes whose spread (`node_spread`) exceeds `threshold` (the paper: MAD > 0.02)."
     return np.flatnonzero(node_spread(latents, stat) > threshold)
 
 # %% ../nbs/06_informative.ipynb #0948907b
-def mad_stem(spread, threshold=0.02, null=None, ax=None, stat='MAD', title=None):
+def mad_stem(spread,          # (nodes,) spread per node (`node_spread`)
+             threshold=0.02,  # informative cut, drawn as a dashed line
+             null=None,       # (nodes,) spread of an untrained model, drawn as grey ticks; None: not drawn
+             ax=None,         # matplotlib Axes to draw on; None: a new figure
+             stat='MAD',      # name of the statistic for the axis label and title
+             title=None       # Axes title; None: 'Spread of the bottleneck nodes (stat)'
+            ):                # the Axes
     "Stem plot of the spread per node with the threshold line (and an optional null spread per node)."
     spread = np.asarray(spread)
     if ax is None: _, ax = plt.subplots(figsize=(10, 3))
@@ -77,24 +91,38 @@ def mad_stem(spread, threshold=0.02, null=None, ax=None, stat='MAD', title=None)
     return ax
 
 # %% ../nbs/06_informative.ipynb #647bfd26
-def activity_ratio(mu, logvar):
+def activity_ratio(mu,     # (spectra, nodes) posterior means
+                   logvar  # (spectra, nodes) posterior log-variances, same shape as `mu`
+                  ) -> np.ndarray: # (nodes,) Var_x(mu) / E_x[exp(logvar)]
     "Per node: variance of the posterior mean across spectra over the mean posterior variance."
     mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
     if mu.shape != logvar.shape: raise ValueError(f"mu {mu.shape} and logvar {logvar.shape} must have the same shape")
     return mu.var(axis=0) / np.exp(logvar).mean(axis=0)
 
-def active_units(mu, logvar, min_ratio=1.0):
+def active_units(mu,            # (spectra, nodes) posterior means
+                 logvar,        # (spectra, nodes) posterior log-variances
+                 min_ratio=1.0  # a node is active when `activity_ratio` exceeds this
+                ) -> np.ndarray: # sorted node indices
     "Indices of active nodes: Var_x(mu) > `min_ratio` x E_x[exp(logvar)] (Burda et al. 2016, noise-referenced)."
     return np.flatnonzero(activity_ratio(mu, logvar) > min_ratio)
 
 # %% ../nbs/06_informative.ipynb #29c16f72
-def beyond_null(latents, null_latents, stat='mad', q=1.0):
+def beyond_null(latents,       # (spectra, nodes) latent means of the trained model
+                null_latents,  # (spectra', nodes') latent means of an untrained model
+                stat='mad',    # spread statistic of `node_spread`
+                q=1.0          # quantile of the null spreads used as the cut (1.0: their max)
+               ) -> np.ndarray: # sorted node indices
     "Indices of nodes whose spread exceeds the `q` quantile of the untrained model's node spreads."
     cut = np.quantile(node_spread(null_latents, stat), q)
     return np.flatnonzero(node_spread(latents, stat) > cut)
 
 # %% ../nbs/06_informative.ipynb #98738729
-def count_ci(select, *arrays, n_boot=200, level=0.95, seed=0):
+def count_ci(select,      # function of the arrays -> selected node indices (e.g. `informative_nodes`)
+             *arrays,     # row-aligned arrays (spectra first), resampled together
+             n_boot=200,  # bootstrap replicates
+             level=0.95,  # central interval level
+             seed=0       # seed of the resampling
+            ) -> dict:    # count, lo, hi, level
     "Count of `select(*arrays)` with a bootstrap percentile interval over spectra: dict(count, lo, hi, level)."
     n = len(arrays[0])
     rng = np.random.default_rng(seed)
@@ -123,7 +151,15 @@ def scaled_count_ci(statistic,          # function of the arrays -> one value pe
     return dict(count=int((full > cut).sum()), lo=int(np.floor(lo)), hi=int(np.ceil(hi)), level=level, rows=m)
 
 # %% ../nbs/06_informative.ipynb #1af1da5c
-def count_summary(mu, logvar=None, null_latents=None, threshold=0.02, stat='mad', n_boot=200, seed=0, max_rows=None):
+def count_summary(mu,                 # (spectra, nodes) posterior means
+                  logvar=None,        # (spectra, nodes) posterior log-variances; None: no active-units row
+                  null_latents=None,  # latent means of an untrained model; None: no null row
+                  threshold=0.02,     # spread cut of the paper's rule
+                  stat='mad',         # spread statistic of `node_spread`
+                  n_boot=200,         # bootstrap replicates per row
+                  seed=0,             # seed of the resampling
+                  max_rows=None       # above this many spectra: m-out-of-n bootstrap (`scaled_count_ci`); None: plain
+                 ) -> pd.DataFrame:   # indexed by rule: count, lo, hi, level
     "Table of informative-node counts with bootstrap intervals: threshold rule, active units, untrained null (`scaled_count_ci` above `max_rows` rows)."
     if max_rows is not None and len(mu) > max_rows:
         kw = dict(n_boot=n_boot, seed=seed, max_rows=max_rows)
@@ -144,7 +180,12 @@ def _rank(a):
     "Rank of each value within its column (0-based; ties in order of appearance)."
     return np.argsort(np.argsort(a, axis=0, kind='stable'), axis=0, kind='stable')
 
-def match_nodes(latents_a, latents_b, nodes_a=None, nodes_b=None, min_corr=0.5):
+def match_nodes(latents_a,     # (spectra, nodes) latent means of model A
+                latents_b,     # (spectra, nodes) latent means of model B, same spectra in the same order
+                nodes_a=None,  # nodes of A to match; None: all
+                nodes_b=None,  # nodes of B to match; None: all
+                min_corr=0.5   # |Spearman rho| at which a pair counts as matched
+               ) -> pd.DataFrame: # node_a, node_b, rho, matched; strongest |rho| first
     "Pair nodes of model A with nodes of model B (same spectra) by Hungarian assignment on |Spearman rho|."
     a, b = np.asarray(latents_a), np.asarray(latents_b)
     if len(a) != len(b): raise ValueError(f"latents must cover the same spectra: {len(a)} vs {len(b)} rows")
@@ -159,7 +200,12 @@ def match_nodes(latents_a, latents_b, nodes_a=None, nodes_b=None, min_corr=0.5):
     return out.sort_values('rho', key=np.abs, ascending=False, ignore_index=True)
 
 # %% ../nbs/06_informative.ipynb #a996673e
-def compare_seeds(latents_list, names=None, threshold=0.02, min_corr=0.5, n_boot=100):
+def compare_seeds(latents_list,   # (spectra, nodes) latent means per run, same spectra; the first is the reference
+                  names=None,     # run names; None: run0, run1, ...
+                  threshold=0.02, # MAD cut of `informative_nodes`
+                  min_corr=0.5,   # |Spearman rho| at which `match_nodes` counts a match
+                  n_boot=100      # bootstrap replicates of the count interval
+                 ) -> pd.DataFrame: # run, n_informative, lo, hi, matched_to_ref, nodes
     "Per run: informative count with CI, and nodes matched to the first run's informative nodes."
     names = names or [f'run{i}' for i in range(len(latents_list))]
     ref = latents_list[0]; ref_nodes = informative_nodes(ref, threshold)

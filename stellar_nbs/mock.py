@@ -35,11 +35,17 @@ ATOMS = {'H': (12.00, 1.008, 13.598, 0., 2., 1., 1.),   'C': (8.43, 12.01, 11.26
          'Ca': (6.34, 40.08, 6.113, 11.87, 1., 2., 1.),  'Fe': (7.50, 55.85, 7.902, 16.19, 25., 40., 25.)}
 ALPHA_ELEMENTS = ('O', 'Mg', 'Si', 'Ca')
 
-def saha_phi(chi, u_lo, u_hi, teff):
+def saha_phi(chi,   # ionisation energy of the lower stage [eV]
+             u_lo,  # partition function of the lower stage
+             u_hi,  # partition function of the upper stage
+             teff   # temperature [K]
+            ):      # Φ(T) [dyn cm⁻²]
     "Saha Φ(T) [dyn cm⁻²]: N_upper/N_lower = Φ/P_e."
     return 10 ** (np.log10(u_hi / u_lo) + 2.5 * np.log10(teff) - 5040. / teff * chi - 0.1762)
 
-def abundance(element, m_h):
+def abundance(element:str, # element symbol, a key of `ATOMS` ('H', 'Fe', ...)
+              m_h          # metallicity [M/H] [dex]
+             ):            # number abundance N_el / N_H
     "Number abundance relative to H, scaled by [M/H] with the usual alpha enhancement of metal-poor stars."
     a = ATOMS[element][0] - 12 + (0 if element == 'H' else m_h)
     if element in ALPHA_ELEMENTS: a += 0.4 * np.clip(-m_h, 0, 1)
@@ -47,8 +53,13 @@ def abundance(element, m_h):
 
 @dataclass
 class Photosphere:
-    teff: float; logg: float; m_h: float
-    pg: float = 0.; pe: float = 0.; x_h: float = 0.; kappa: float = 0.
+    teff: float               # effective temperature [K], 2000..60000
+    logg: float               # surface gravity [log cm/s²], -0.5..6
+    m_h: float                # metallicity [M/H] [dex], -5..1.5
+    pg: float = 0.            # gas pressure [dyn cm⁻²] (computed)
+    pe: float = 0.            # electron pressure [dyn cm⁻²] (computed)
+    x_h: float = 0.           # ionised fraction of hydrogen (computed)
+    kappa: float = 0.         # continuous opacity per H nucleus [cm²] (computed)
     def __post_init__(self):
         for name, v, lo, hi in [('teff', self.teff, 2000, 60000), ('logg', self.logg, -0.5, 6.), ('m_h', self.m_h, -5., 1.5)]:
             if not lo <= v <= hi: raise InputError(f"{name} = {v} is outside the mock's range {lo}..{hi}")
@@ -69,7 +80,10 @@ class Photosphere:
     def n_h(self): return self.pg / (1.1 * K_B * self.teff)                     # H atoms per cm³
     @property
     def n_e(self): return self.pe / (K_B * self.teff)
-    def stage_fraction(self, element, ion):
+    def stage_fraction(self,
+                       element:str, # element symbol, a key of `ATOMS`
+                       ion          # ionisation stage(s): 0 neutral, 1 singly, 2 doubly ionised (int or int array)
+                      ):
         "Fraction of `element` in ionisation stage `ion` (0 = neutral, 1 = singly ionised, 2 = doubly)."
         _, _, c1, c2, u0, u1, u2 = ATOMS[element]
         r1 = saha_phi(c1, u0, u1, self.teff) / self.pe
@@ -83,7 +97,10 @@ STRENGTH_SCALE = 0.5          # effective formation depth: calibrated once (mean
 D_MAX = 0.95                  # deepest line core relative to the continuum
 D_BALMER = 0.8                # Balmer cores are filled in (chromosphere, non-LTE): Hα of the Sun/alpha Cen B reaches ~0.8
 
-def line_tau0(lines, ph:Photosphere, vmic=1.0):
+def line_tau0(lines:pd.DataFrame, # line list with wave [Å], element, ion, chi [eV], loggf (e.g. `stellar_lines`)
+              ph:Photosphere,     # the photosphere
+              vmic=1.0            # microturbulence [km/s]
+             ):                   # (tau0, Doppler width [km/s]), each (lines,)
     "Central optical depth (line/continuum opacity at one layer) and Doppler width [km/s] of each line."
     theta = 5040. / ph.teff
     tau, vd = np.zeros(len(lines)), np.zeros(len(lines))
@@ -96,7 +113,10 @@ def line_tau0(lines, ph:Photosphere, vmic=1.0):
         vd[idx] = v
     return tau, vd
 
-def damping_a(lines, ph:Photosphere, vd):
+def damping_a(lines:pd.DataFrame, # line list with wave [Å] and damping (VALD log γ₆; >= 0: default)
+              ph:Photosphere,     # the photosphere
+              vd                  # (lines,) Doppler widths [km/s] (from `line_tau0`)
+             ) -> np.ndarray:     # (lines,) damping parameter a
     "Voigt damping parameter a = γ/(4π Δν_D): van der Waals (VALD γ₆, default 10⁻⁷·⁵) times perturber density plus radiative."
     log_g6 = np.where(lines.damping.values < 0, lines.damping.values, -7.5)
     gamma = 10 ** log_g6 * ph.n_h * (ph.teff / 1e4) ** 0.3 + 1e8
@@ -124,7 +144,9 @@ def mask_zero_point(vald) -> float:
     return float(np.median(d[abs(d) < 1.5]))
 
 # %% ../nbs/01_mock.ipynb #233ab65b
-def select_lines(lines, threshold=0.01):
+def select_lines(lines:pd.DataFrame, # line list with wave, element, ion, chi, loggf
+                 threshold=0.01      # smallest central optical depth kept
+                ) -> pd.DataFrame:   # the kept lines sorted by wavelength
     "Lines reaching central optical depth `threshold` in at least one reference star at [M/H] = +0.5."
     keep = np.zeros(len(lines), bool)
     for teff, logg in REFERENCE_STARS: keep |= line_tau0(lines, Photosphere(teff, logg, 0.5))[0] > threshold
@@ -160,7 +182,9 @@ BALMER = pd.DataFrame(dict(wave=[6562.797, 4861.323, 4340.462, 4101.734, 3970.07
 SUN = Photosphere(5777., 4.44, 0.)
 BALMER_COMPRESSION = 0.4      # one layer exaggerates how Balmer wings grow with Teff: compress (wing strength / Sun's) to this power
 
-def balmer_tau(wave, ph:Photosphere):
+def balmer_tau(wave:np.ndarray,   # (n,) rest-frame wavelengths [Å], increasing
+               ph:Photosphere     # the photosphere
+              ) -> np.ndarray:    # (n,) optical depth
     "Optical depth of the Balmer lines on `wave` [Å] (rest frame)."
     tau = np.zeros_like(wave)
     vd = math.sqrt(2 * K_B * ph.teff / AMU / 1e10 + 4.)
@@ -225,9 +249,16 @@ R_HARPS = 115_000.
 @dataclass
 class LogLattice:
     "Wavelengths w0 * exp(k dv/c), k = 0..n-1 (a constant velocity step `dv` [km/s])."
-    w0: float; dv: float; n: int
+    w0: float                 # first wavelength [Å]
+    dv: float                 # velocity step [km/s]
+    n: int                    # number of lattice points
     @classmethod
-    def covering(cls, wmin, wmax, dv, margin_kms=1200.):
+    def covering(cls,
+                 wmin,              # shortest wavelength to cover [Å]
+                 wmax,              # longest wavelength to cover [Å]
+                 dv,                # velocity step [km/s]
+                 margin_kms=1200.   # extra velocity range on each side [km/s] (room for RV shifts)
+                ):                  # a `LogLattice` with an FFT-friendly length
         lo, hi = wmin / doppler_factor(margin_kms), wmax * doppler_factor(margin_kms)
         return cls(float(lo), float(dv), sfft.next_fast_len(int(math.ceil(math.log(hi / lo) * C_KMS / dv)) + 1, real=True))
     @property
@@ -251,7 +282,11 @@ def _convolve(x, kernel):
     k[:h + 1] = kernel[h:]; k[-h:] = kernel[:h]
     return sfft.irfft(sfft.rfft(x) * sfft.rfft(k), len(x))
 
-def broadening_kernel(dv, vsini, sigma, eps=0.6):
+def broadening_kernel(dv,       # sampling step [km/s]
+                      vsini,    # projected rotation [km/s] (<= 0.1 dv: Gaussian only)
+                      sigma,    # Gaussian standard deviation [km/s] (instrument, macroturbulence)
+                      eps=0.6   # linear limb-darkening coefficient
+                     ) -> np.ndarray: # odd-length kernel, unit sum
     "Rotation (limb darkening `eps`, `vsini` [km/s]) convolved with a Gaussian `sigma` [km/s], sampled every `dv`, unit sum."
     half = int(math.ceil((vsini + 5 * sigma) / dv))
     v = np.arange(-half, half + 1) * dv
@@ -264,7 +299,12 @@ def broadening_kernel(dv, vsini, sigma, eps=0.6):
     return k / k.sum()
 
 # %% ../nbs/01_mock.ipynb #de9a6c36
-def bin_lattice(cum, lat, q_edges, widths, v=0.):
+def bin_lattice(cum,      # (lat.n + 1,) cumulative integral of the function (`lattice_cumsum`)
+                lat,      # the `LogLattice`
+                q_edges,  # (m+1,) pixel edges as lattice cell positions (`LogLattice.position` + 0.5)
+                widths,   # (m,) pixel widths [Å]
+                v=0.      # velocity shift [km/s], positive = receding
+               ) -> np.ndarray: # (m,) mean value per pixel
     "Mean of a lattice function (given by its cumulative integral `cum`) over pixels, shifted by velocity `v` [km/s]."
     d = doppler_factor(v)
     q = q_edges - math.log(d) * (C_KMS / lat.dv)
@@ -275,7 +315,9 @@ def bin_lattice(cum, lat, q_edges, widths, v=0.):
 @lru_cache(maxsize=4)
 def _cell_index(n): return np.arange(n + 1, dtype=np.float64)
 
-def lattice_cumsum(lat, values):
+def lattice_cumsum(lat,     # the `LogLattice`
+                   values   # (lat.n,) function values on the lattice
+                  ) -> np.ndarray: # (lat.n + 1,) cumulative integral [value x Å]
     "Cumulative integral ∫ values dλ [Å] up to each lattice cell boundary (length n + 1)."
     return np.concatenate([[0.], np.cumsum(values * lat.wave * math.expm1(lat.dv / C_KMS))])
 
@@ -283,22 +325,35 @@ def lattice_cumsum(lat, values):
 @dataclass
 class StarSpectrum:
     "Continuum-normalised rest-frame spectrum of a star on a `LogLattice`, ready to be observed."
-    lat: LogLattice; flux: np.ndarray
+    lat: LogLattice           # the lattice the spectrum is sampled on
+    flux: np.ndarray          # (lat.n,) continuum-normalised flux
     def __post_init__(self): self.cum = lattice_cumsum(self.lat, self.flux)
-    def binned(self, wave, rv=0.):
+    def binned(self,
+               wave,    # (m,) pixel centres [Å], increasing
+               rv=0.    # radial velocity [km/s], positive = receding
+              ) -> np.ndarray: # (m,) normalised flux per pixel
         "Mean normalised flux in pixels centred on `wave` [Å], the star receding at `rv` [km/s]."
         edges = pixel_edges(wave)
         return bin_lattice(self.cum, self.lat, self.lat.position(edges) + 0.5, np.diff(edges), rv)
 
 # %% ../nbs/01_mock.ipynb #1471424f
-def vmic_vmac(teff, logg):
+def vmic_vmac(teff,  # effective temperature [K]
+              logg   # surface gravity [log cm/s²]
+             ):      # (vmic, vmac) [km/s]
     "Micro- and macroturbulence [km/s] from empirical Teff/log g trends (dwarfs ~1 and ~3 km/s at solar Teff)."
     vmic = float(np.clip(1.0 + 0.4 * (teff - 5800) / 1000 + 0.3 * (4.4 - logg), 0.5, 3.))
     vmac = float(np.clip(3.0 + 1.5 * (teff - 5800) / 1000 + 0.8 * (4.4 - logg), 0.5, 8.))
     return vmic, vmac
 
 # %% ../nbs/01_mock.ipynb #e118933a
-def rest_spectrum(teff, logg, m_h, vsini, lat:LogLattice, resolution=R_HARPS, lines=None) -> StarSpectrum:
+def rest_spectrum(teff,                 # effective temperature [K]
+                  logg,                 # surface gravity [log cm/s²]
+                  m_h,                  # metallicity [M/H] [dex]
+                  vsini,                # projected rotation [km/s]
+                  lat:LogLattice,       # lattice to synthesise on
+                  resolution=R_HARPS,   # spectral resolving power λ/Δλ
+                  lines=None            # line list; None: `stellar_lines()`
+                 ) -> StarSpectrum:
     "Normalised rest-frame spectrum of a star (Teff [K], log g [cgs], [M/H], vsini [km/s]) on `lat`."
     ph, lines = Photosphere(teff, logg, m_h), stellar_lines() if lines is None else lines
     vmic, vmac = vmic_vmac(teff, logg)
@@ -320,12 +375,18 @@ def rest_spectrum(teff, logg, m_h, vsini, lat:LogLattice, resolution=R_HARPS, li
 # %% ../nbs/01_mock.ipynb #59000141
 GAIN, DETRON = 1.42, 4.94                               # e-/ADU and read noise [e-] as in real HARPS headers
 
-def planck_photons(wave, teff):
+def planck_photons(wave,  # wavelengths [Å]
+                   teff   # black-body temperature [K]
+                  ):      # photon flux density relative to 5500 Å
     "Photon flux density of a black body, normalised at 5500 Å (∝ λ⁻⁴ / (exp(hc/λkT) − 1))."
     return (wave / 5500.) ** -4 * np.expm1(1.438777e8 / (5500. * teff)) / np.expm1(1.438777e8 / (wave * teff))
 
 # %% ../nbs/01_mock.ipynb #421871fb
-def emission_lines(edges, rv, amplitude=1.5, sigma=0.5):
+def emission_lines(edges,          # (m+1,) pixel edges [Å]
+                   rv,             # radial velocity of the emitter [km/s]
+                   amplitude=1.5,  # peak of Hα in units of the continuum (other lines scaled)
+                   sigma=0.5       # Gaussian width of Hα [Å] (other lines scaled with wavelength)
+                  ) -> np.ndarray: # (m,) emission per pixel in units of the continuum
     "Chromospheric/circumstellar emission (Balmer, Ca II H&K, He I D3) in units of the continuum, pixel-integrated."
     out = np.zeros(len(edges) - 1)
     for w0, rel in [(6562.8, 1.), (4861.3, .5), (4340.5, .35), (4101.7, .25), (3933.7, .6), (3968.5, .5), (5875.6, .2)]:
@@ -359,7 +420,11 @@ class Exposure:
 # %% ../nbs/01_mock.ipynb #72ce116e
 class Spectrograph:
     "HARPS-like observing of `StarSpectrum`s onto the core lattice of `grid` (default `Grid.harps()`)."
-    def __init__(self, grid=None, resolution=R_HARPS, dv=None):
+    def __init__(self,
+                 grid=None,            # output grid (a `Grid` or anything `Grid.parse` takes); None: `Grid.harps()`
+                 resolution=R_HARPS,   # spectral resolving power λ/Δλ
+                 dv=None               # lattice velocity step [km/s]; None: `internal_step(grid)`
+                ):
         self.grid = Grid.harps() if grid is None else Grid.parse(grid)
         self.wave, self.resolution = self.grid.wave[self.grid.core], resolution
         self.lat = LogLattice.covering(self.wave[0], self.wave[-1], dv or internal_step(self.grid))
@@ -380,15 +445,27 @@ class Spectrograph:
         self._inst = broadening_kernel(self.lat.dv, 0., C_KMS / resolution / 2.3548)
         self._planck = {}
 
-    def star(self, teff, logg, m_h, vsini=2.) -> StarSpectrum:
+    def star(self,
+             teff,       # effective temperature [K]
+             logg,       # surface gravity [log cm/s²]
+             m_h,        # metallicity [M/H] [dex]
+             vsini=2.    # projected rotation [km/s]
+            ) -> StarSpectrum:
         "The star's rest-frame spectrum on this spectrograph's lattice."
         return rest_spectrum(teff, logg, m_h, vsini, self.lat, self.resolution)
 
-    def throughput(self, tilt=0., curv=0.):
+    def throughput(self,
+                   tilt=0.,  # linear tilt (relative) in x = (λ − 5350 Å)/1560 Å, ±1 at the HARPS ends
+                   curv=0.   # quadratic curvature (relative)
+                  ) -> np.ndarray: # (pixels,) relative efficiency, at least 5 % of the shape
         "Smooth efficiency (peak ~6000 Å) with a per-exposure tilt and curvature."
         return self._shape * np.clip(1 + tilt * self._x + curv * (self._x ** 2 - 1 / 3), 0.05, None)
 
-    def tellurics(self, airmass=1.2, pwv=2.5, berv=0.):
+    def tellurics(self,
+                  airmass=1.2,  # airmass
+                  pwv=2.5,      # precipitable water vapour [mm]
+                  berv=0.       # barycentric Earth RV [km/s]: telluric lines shift by +BERV in the barycentric frame
+                 ) -> np.ndarray: # (pixels,) transmission 0..1
         "Telluric transmission at the instrument's resolution; lines at rest in the observatory appear at +BERV."
         out, p = np.ones(len(self.wave)), self._tel_px
         if p.stop == p.start: return out

@@ -22,7 +22,10 @@ from fastcore.parallel import parallel
 from .informative import informative_nodes, _rank
 
 # %% ../nbs/07_mutual_info.ipynb #83531f39
-def label_mask(y, n_sigma=5, max_iter=10):
+def label_mask(y,           # (n,) label values; NaN/inf = unknown
+               n_sigma=5,   # clip at this many std from the mean (np.inf: keep every finite value)
+               max_iter=10  # rounds of re-estimating mean and std after clipping
+              ) -> np.ndarray: # (n,) bool, True = usable
     "Boolean mask of usable label values: finite and within `n_sigma` of the (iteratively clipped) mean."
     y = np.asarray(y, dtype=np.float64)
     keep = np.isfinite(y)
@@ -33,7 +36,10 @@ def label_mask(y, n_sigma=5, max_iter=10):
         keep = new
     return keep
 
-def usable_rows(x, y, n_sigma=5):
+def usable_rows(x,          # (n,) node values or (n, nodes) latents
+                y,          # (n,) label values; NaN = unknown
+                n_sigma=5   # label clipping of `label_mask`
+               ) -> np.ndarray: # (n,) bool, True = usable row
     "Boolean mask of rows with a usable label (`label_mask`) and finite `x` (one node or spectra x nodes)."
     x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
     if len(x) != len(y): raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
@@ -44,12 +50,18 @@ def _usable(x, y, groups=None, n_sigma=5):
     keep = usable_rows(x, y, n_sigma)
     return np.asarray(x)[keep], np.asarray(y, dtype=np.float64)[keep], None if groups is None else np.asarray(groups)[keep]
 
-def clean_label(x, y, n_sigma=5):
+def clean_label(x,          # (n,) node values or (n, nodes) latents
+                y,          # (n,) label values; NaN = unknown
+                n_sigma=5   # label clipping of `label_mask`
+               ):           # (x, y) restricted to the usable rows, y as float
     "Rows of `x` and `y` with a usable label and finite `x`: drop NaN, clip the label at `n_sigma`."
     return _usable(x, y, None, n_sigma)[:2]
 
 # %% ../nbs/07_mutual_info.ipynb #19f526ff
-def normal_scores(a, transform='gauss', seed=0):
+def normal_scores(a,                 # (n,) values
+                  transform='gauss',  # 'gauss' (normal scores), 'rank' (ranks in (0,1)) or 'none'
+                  seed=0              # seed of the random tie-breaking
+                 ) -> np.ndarray:     # (n,) transformed values
     "Copula transform of a 1-D array: 'gauss' normal scores, 'rank' ranks in (0,1), 'none' unchanged (ties broken at random)."
     a = np.asarray(a, dtype=np.float64)
     if transform == 'none': return a
@@ -76,19 +88,30 @@ def _hist_mi_codes(rz, ry, bins):
     with np.errstate(divide='ignore', invalid='ignore'):
         return np.nansum(np.where(p > 0, p * np.log(p / (px * py)), 0.), axis=(1, 2))
 
-def hist_mi_nodes(latents, y, bins=20):
+def hist_mi_nodes(latents,  # (n, nodes) latent values (or (n,) for one node)
+                  y,        # (n,) finite label values
+                  bins=20   # equal-width bins per axis
+                 ) -> np.ndarray: # (nodes,) MI [nats]
     "Plug-in histogram MI (nats) between every column of `latents` and `y` on a `bins` x `bins` grid."
     z = np.asarray(latents, dtype=np.float64).reshape(len(y), -1)
     return _hist_mi_codes(_bin_index(z, bins), _bin_index(np.asarray(y, dtype=np.float64)[:, None], bins)[:, 0], bins)
 
 # %% ../nbs/07_mutual_info.ipynb #66ed21ff
-def mi_indicator(latents, y, bins=PAPER_BINS, n_sigma=5):
+def mi_indicator(latents,          # (n, nodes) latent values
+                 y,                # (n,) label values; NaN = unknown
+                 bins=PAPER_BINS,  # bins per axis, one table row each
+                 n_sigma=5         # label clipping of `label_mask`
+                ) -> pd.DataFrame: # bins x nodes, each row divided by its max
     "Per-binning normalised histogram MI of every node with label `y`: DataFrame (bins x nodes), max 1 per row."
     z, yc = clean_label(latents, y, n_sigma)
     rows = {b: hist_mi_nodes(z, yc, b) for b in bins}
     return pd.DataFrame({b: r / r.max() if r.max() > 0 else r for b, r in rows.items()}).T.rename_axis('bins')
 
-def plot_mi_indicator(indicator, label='', ax=None, colorbar=True):
+def plot_mi_indicator(indicator:pd.DataFrame, # `mi_indicator` table (bins x nodes)
+                      label='',               # label name for the title
+                      ax=None,                # matplotlib Axes to draw on; None: a new figure
+                      colorbar=True           # add a colour bar
+                     ):                       # the Axes
     "Heat map of an `mi_indicator` table."
     if ax is None: _, ax = plt.subplots(figsize=(10, 2.2))
     im = ax.imshow(indicator.values, aspect='auto', cmap='viridis', vmin=0, vmax=1, interpolation='nearest')
@@ -99,7 +122,12 @@ def plot_mi_indicator(indicator, label='', ax=None, colorbar=True):
     return ax
 
 # %% ../nbs/07_mutual_info.ipynb #fd32fcd0
-def mi_ksg(x, y, k=3, transform='gauss', seed=0):
+def mi_ksg(x,                  # (n,) first sample
+           y,                  # (n,) second sample, paired with `x`
+           k=3,                # nearest neighbours (needs n > k)
+           transform='gauss',  # copula transform of each sample (`normal_scores`)
+           seed=0              # seed of the tie-breaking (`y` uses seed+1)
+          ) -> float:          # MI [nats]
     "KSG (estimator 1) mutual information in nats of two 1-D samples."
     x, y = normal_scores(x, transform, seed), normal_scores(y, transform, seed + 1)
     n = len(x)
@@ -112,7 +140,14 @@ def mi_ksg(x, y, k=3, transform='gauss', seed=0):
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
 # %% ../nbs/07_mutual_info.ipynb #a9f4bd23
-def ksg_error(x, y, k=3, m=5, repeats=2, transform='gauss', seed=0):
+def ksg_error(x:np.ndarray,        # (n,) first sample
+              y:np.ndarray,        # (n,) second sample, paired with `x`
+              k=3,                 # nearest neighbours of `mi_ksg`
+              m=5,                 # disjoint subsamples per split
+              repeats=2,           # random splits averaged
+              transform='gauss',   # copula transform (`normal_scores`)
+              seed=0               # seed of the splits and tie-breaking
+             ) -> float:           # standard error of the full-sample MI [nats]
     "Standard error of `mi_ksg` on the full sample from `m` disjoint random subsamples (`repeats` splits)."
     rng = np.random.default_rng(seed)
     var = []
@@ -141,7 +176,10 @@ def _gmm_select(xy, max_components=8, seed=0):
             if worse == 2: break
     return best[1]
 
-def gmm_mi_of(g, n_mc=100_000, seed=0):
+def gmm_mi_of(g,             # fitted 2-D sklearn GaussianMixture (full covariance)
+              n_mc=100_000,  # Monte-Carlo samples drawn from `g`
+              seed=0         # seed of the shuffling of the samples
+             ) -> float:     # MI [nats]
     "MI (nats) of a fitted 2-D GaussianMixture by Monte-Carlo from its joint and marginals."
     s, _ = g.sample(n_mc) if n_mc else (None, None)
     s = s[np.random.default_rng(seed).permutation(len(s))]
@@ -152,7 +190,14 @@ def gmm_mi_of(g, n_mc=100_000, seed=0):
         return logsumexp(lw - 0.5 * np.log(2 * np.pi * var) - 0.5 * (v[:, None] - m)**2 / var, axis=1)
     return float(np.mean(lj - marginal(s[:, 0], 0) - marginal(s[:, 1], 1)))
 
-def mi_gmm(x, y, max_components=8, n_boot=20, n_mc=20_000, transform='gauss', seed=0):
+def mi_gmm(x,                  # (n,) first sample
+           y,                  # (n,) second sample, paired with `x`
+           max_components=8,   # most mixture components tried (BIC picks)
+           n_boot=20,          # bootstrap refits for the error (< 2: error NaN)
+           n_mc=20_000,        # Monte-Carlo samples per bootstrap MI (5x for the main MI)
+           transform='gauss',  # copula transform (`normal_scores`)
+           seed=0              # seed of fits, bootstrap and sampling
+          ):                   # (mi [nats], bootstrap error, components)
     "GMM-MI in nats: (mi, bootstrap error, number of components chosen by BIC)."
     xy = np.c_[normal_scores(x, transform, seed), normal_scores(y, transform, seed + 1)]
     g = _gmm_select(xy, max_components, seed)
@@ -186,7 +231,10 @@ def mi_estimator(method:str):
     return MI_ESTIMATORS[method]
 
 # %% ../nbs/07_mutual_info.ipynb #7a971d51
-def is_per_group(y, groups, max_within=0.05):
+def is_per_group(y,                # (n,) label values
+                 groups,           # (n,) group (star) of each value, or None (then False)
+                 max_within=0.05   # largest within-group share of the total variance
+                ) -> bool:
     "True when `y` is (nearly) a per-group quantity: within-group variance < `max_within` of the total."
     if groups is None: return False
     y = pd.Series(np.asarray(y, dtype=np.float64))
@@ -205,7 +253,14 @@ def _shuffler(y, groups):
         return lambda rng: mean[rng.permutation(len(mean))][codes] + dev
     return lambda rng: rng.permutation(y)
 
-def permutation_null(x, y, method='ksg', n_perm=20, seed=0, groups=None, **options):
+def permutation_null(x,             # (n,) node values, finite
+                     y,             # (n,) label values, finite
+                     method='ksg',  # estimator: 'hist', 'ksg' or 'gmm' (`MI_ESTIMATORS`)
+                     n_perm=20,     # shuffles of `y`
+                     seed=0,        # seed of the shuffles (and estimator seed+i)
+                     groups=None,   # (n,) star of each spectrum: per-star labels shuffled between stars; None: per element
+                     **options      # estimator options (`bins`, `k`, `max_components`, ...)
+                    ):              # (mean, std, (n_perm,) values) of the null MI [nats]
     "Estimator values with `y` shuffled (between `groups` for per-group labels): (mean, std, values)."
     est = mi_estimator(method)
     rng, shuffle = np.random.default_rng(seed), _shuffler(y, groups)
@@ -221,7 +276,8 @@ def mutual_info(x,                    # node values, one per spectrum
                 n_perm=None,          # permutations of the null; None: 20 (5 for 'gmm', whose fits are slow)
                 seed=0,               # seed of the estimator, its error and the null
                 groups=None,          # the star of each spectrum: per-star labels are shuffled between stars
-                **options):           # estimator options (`bins`, `k`, `n_boot`, `max_components`, ...)
+                **options             # estimator options (`bins`, `k`, `n_boot`, `max_components`, ...)
+               ):                     # (mi, err) in nats
     "Mutual information of node values `x` and label `y` in nats: (mi, err) with method 'hist', 'ksg' or 'gmm'."
     est = mi_estimator(method)
     x, y, groups = _usable(np.asarray(x, dtype=np.float64).ravel(), y, groups, n_sigma)
@@ -253,7 +309,13 @@ def _groups_of(labels, groups):
     if isinstance(groups, str): return labels[groups].values if groups in labels.columns else None
     return None if groups is None else np.asarray(groups)
 
-def screen_nodes(latents, y, groups=None, bins=10, n_screen=20, seed=0):
+def screen_nodes(latents,      # (n, nodes) latent values, finite
+                 y,            # (n,) label values, finite
+                 groups=None,  # (n,) star of each spectrum for the per-star shuffle; None: per element
+                 bins=10,      # equal-frequency bins per axis
+                 n_screen=20,  # shuffles of `y` for the null
+                 seed=0        # seed of jitter, tie-breaking and shuffles
+                ):             # (mi, null_mean, null_std), each (nodes,) in nats
     "Equal-frequency histogram MI of every node with `y`, and its per-node permutation null: (mi, null_mean, null_std)."
     z = np.asarray(latents, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -337,31 +399,45 @@ def mi_table(latents,                 # spectra x nodes
     return t
 
 # %% ../nbs/07_mutual_info.ipynb #4495170d
-def mi_matrix(table, value='mi'):
+def mi_matrix(table:pd.DataFrame, # `mi_table` output
+              value='mi'          # column to pivot: 'mi', 'err', 'z', 'significant', ...
+             ) -> pd.DataFrame:   # nodes x labels, labels in table order
     "Pivot a `mi_table` column to a nodes x labels DataFrame."
     return table.pivot(index='node', columns='label', values=value)[list(dict.fromkeys(table.label))]
 
-def best_nodes(table, nodes=None, significant_only=True):
+def best_nodes(table:pd.DataFrame,   # `mi_table` output
+               nodes=None,           # restrict to these nodes; None: all
+               significant_only=True # consider only significant rows
+              ) -> pd.DataFrame:
     "Best node per label: DataFrame indexed by label with node, mi, err, z, method."
     t = table if nodes is None else table[table.node.isin(list(nodes))]
     if significant_only: t = t[t.significant]
     if t.empty: return pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method']).rename_axis('label')
     return t.loc[t.groupby('label').mi.idxmax()].set_index('label')[['node', 'mi', 'err', 'z', 'method']]
 
-def rank_nodes(table, nodes):
+def rank_nodes(table:pd.DataFrame, # `mi_table` output
+               nodes               # nodes to rank (e.g. `informative_nodes`)
+              ) -> pd.DataFrame:
     "Given nodes ranked by their largest MI with any label: node, best_label, mi, err, z."
     t = table[table.node.isin(list(nodes))]
     r = t.loc[t.groupby('node').mi.idxmax()][['node', 'label', 'mi', 'err', 'z']].rename(columns={'label': 'best_label'})
     return r.sort_values('mi', ascending=False, ignore_index=True)
 
 # %% ../nbs/07_mutual_info.ipynb #82c696cd
-def match_by_label(table_a, table_b, names=('a', 'b')):
+def match_by_label(table_a:pd.DataFrame, # `mi_table` of the first run
+                   table_b:pd.DataFrame, # `mi_table` of the second run
+                   names=('a', 'b')      # column prefixes of the two runs
+                  ) -> pd.DataFrame:     # indexed by label: {name}_node, {name}_mi, {name}_err
     "Best (significant) node per label in two runs' MI tables, side by side."
     a, b = (best_nodes(t)[['node', 'mi', 'err']].add_prefix(f'{n}_') for t, n in zip((table_a, table_b), names))
     return a.join(b, how='outer')
 
 # %% ../nbs/07_mutual_info.ipynb #4cc26816
-def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and labels'):
+def plot_mi_table(table:pd.DataFrame, # `mi_table` output
+                  nodes=None,          # rows to show, in this order; None: all nodes
+                  ax=None,             # matplotlib Axes to draw on; None: a new figure
+                  title='MI between latent nodes and labels' # Axes title
+                 ):                    # the Axes
     "Heat map of MI (nats) for `nodes` x labels, annotated with value ± error; only significant cells coloured."
     mi, err, sig = (mi_matrix(table, c) for c in ('mi', 'err', 'significant'))
     if nodes is not None: mi, err, sig = mi.loc[list(nodes)], err.loc[list(nodes)], sig.loc[list(nodes)]
@@ -377,7 +453,13 @@ def plot_mi_table(table, nodes=None, ax=None, title='MI between latent nodes and
     return ax
 
 # %% ../nbs/07_mutual_info.ipynb #ba3e1537
-def node_mi(latents, nodes, method='ksg', seed=0, max_rows=None, **kw):
+def node_mi(latents,        # (n, nodes) latent values
+            nodes,          # node indices to pair
+            method='ksg',   # estimator: 'hist', 'ksg' or 'gmm' (`MI_ESTIMATORS`)
+            seed=0,         # seed of the subsample and the estimator
+            max_rows=None,  # compute on a random subsample of this many rows (`subsample_rows`)
+            **kw            # estimator options (`k`, `bins`, ...)
+           ) -> pd.DataFrame: # nodes x nodes MI [nats], diagonal NaN
     "Symmetric DataFrame of MI (nats) between each pair of `nodes` (diagonal NaN), on a random `max_rows` subsample when given."
     sub = subsample_rows(len(latents), max_rows, seed)
     z = np.asarray(latents if sub is None else np.asarray(latents)[sub], dtype=np.float64); nodes = [int(n) for n in nodes]
@@ -387,7 +469,13 @@ def node_mi(latents, nodes, method='ksg', seed=0, max_rows=None, **kw):
             out.iloc[a, b] = out.iloc[b, a] = est(z[:, nodes[a]], z[:, nodes[b]], seed, error=False, **kw)[0]
     return out
 
-def independent_nodes(table, nn_mi, nodes, spread=None, label_mi=0.2, redundant_mi=0.5):
+def independent_nodes(table:pd.DataFrame, # `mi_table` output
+                      nn_mi:pd.DataFrame, # `node_mi` of (at least) `nodes`
+                      nodes,              # informative nodes to classify
+                      spread=None,        # per-node spread (e.g. `node_spread`): larger kept first; None: given order
+                      label_mi=0.2,       # null-corrected MI [nats] at which a label explains a node
+                      redundant_mi=0.5    # node-node MI [nats] at which a node is redundant with a kept one
+                     ) -> pd.DataFrame:   # indexed by node: best_label, label_mi, explained, redundant_with, independent
     "Per informative node: its best label, whether a label explains it, redundancy, and `independent`."
     nodes = [int(n) for n in nodes]
     t = table[table.node.isin(nodes)].assign(mi_corr=lambda d: d.mi - d.null_mean)
@@ -406,7 +494,13 @@ def independent_nodes(table, nn_mi, nodes, spread=None, label_mi=0.2, redundant_
     return out
 
 # %% ../nbs/07_mutual_info.ipynb #f7ee7888
-def trace_factors(latents, truth, nodes, columns=None, method='ksg', **kw):
+def trace_factors(latents,        # (n, nodes) latent values
+                  truth:pd.DataFrame, # one row per spectrum: the true factors (e.g. mock parameters)
+                  nodes,          # node indices to trace
+                  columns=None,   # truth columns to use; None: numeric columns with more than one value
+                  method='ksg',   # estimator: 'hist', 'ksg' or 'gmm' (`MI_ESTIMATORS`)
+                  **kw            # more `mi_table` arguments (`seed`, `n_workers`, `groups`, ...)
+                 ) -> pd.DataFrame: # `mi_table` rows with the real node numbers
     "MI of `nodes` with the numeric columns of a truth table; best factor per node first."
     cols = columns or [c for c in truth.columns if pd.api.types.is_numeric_dtype(truth[c]) and truth[c].nunique() > 1]
     t = mi_table(np.asarray(latents)[:, list(nodes)], truth, method, labels_used=cols, settings=MISettings(screen=False), **kw)
@@ -428,7 +522,14 @@ def _ridge_gcv(x, y, x_test, alphas=np.logspace(-3, 4, 15)):
         sse += (loo ** 2).sum(0)                                         # leave-one-out residuals (intercept unpenalised)
     return ym + (x_test - xm) @ (v @ (w[:, np.argmin(sse)] * qy))
 
-def decodability(latents, labels, labels_used=None, groups='target', n_splits:int=5, n_sigma=5, seed:int=0) -> pd.DataFrame:
+def decodability(latents,              # (n, nodes) latent values
+                 labels:pd.DataFrame,  # one row per spectrum, in the order of `latents`
+                 labels_used=None,     # label columns (default `LABELS`); those with 10 values or fewer are skipped
+                 groups='target',      # a column of `labels` or an array: folds split by star; None/absent: random folds
+                 n_splits:int=5,       # cross-validation folds (at most the number of stars)
+                 n_sigma=5,            # label clipping of `label_mask`
+                 seed:int=0            # seed of the random folds
+                ) -> pd.DataFrame:     # label, n, r2_all, r2_err, best_node, r2_best_node
     "Cross-validated R² of each label from a ridge regression on all nodes (folds split by star), beside the best single node's."
     from sklearn.model_selection import GroupKFold, KFold
     z = np.asarray(latents, dtype=np.float64)

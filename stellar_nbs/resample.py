@@ -16,7 +16,9 @@ from .spectra import Grid, Spectrum, InputError
 # %% ../nbs/00a_resample.ipynb #a32fdaf3
 EXACT_TOL = 1e-6   # pixels: float64 round-off of a lattice written by another program
 
-def lattice_offset(wave:np.ndarray, grid:Grid) -> tuple:
+def lattice_offset(wave:np.ndarray, # (n,) wavelengths [Å], increasing
+                   grid:Grid        # the target grid
+                  ) -> tuple:
     "`(k0, dev)`: `wave[i]` is closest to core node `k0+i`, at most `dev` pixels away (`dev` is inf when off-lattice)."
     n, step = len(wave), grid.step
     k0 = int(round((wave[0] - grid.wmin) / step))
@@ -47,7 +49,11 @@ def _bin_integrals(dens, width, j, dx):
     part = dx * dens[j]
     return seg - part[:-1] + part[1:]
 
-def rebin(wave:np.ndarray, flux:np.ndarray, edges:np.ndarray, min_coverage:float=0.5) -> np.ndarray:
+def rebin(wave:np.ndarray,         # (n,) source wavelengths [Å], increasing
+          flux:np.ndarray,         # (n,) flux at `wave`; NaN = no data
+          edges:np.ndarray,        # (m+1,) target pixel edges [Å], increasing
+          min_coverage:float=0.5   # fraction of a target pixel that must be covered by finite flux, else NaN
+         ) -> np.ndarray:          # (m,) mean flux per target pixel
     "Flux-conserving average of `flux` (sampled at `wave`) over bins between `edges`; NaN when under-covered."
     wave, flux = np.asarray(wave, np.float64), np.asarray(flux)
     i0 = max(int(np.searchsorted(wave, edges[0])) - 2, 0)            # only pixels that can reach the bins
@@ -75,7 +81,11 @@ def _log_magnitude_bins(a, per_decade:int=4):
     b0 = int(b.min()); b -= b0
     return b, b0
 
-def nonphysical_pixels(flux, max_ratio:float=1e3, limit:float=None, min_fraction:float=0.1) -> np.ndarray:
+def nonphysical_pixels(flux,                   # (n,) flux; NaN/inf are not flagged here
+                       max_ratio:float=1e3,    # magnitude gap (factor) that separates a high population from the bulk
+                       limit:float=None,       # also flag |flux| > `limit` x the median; None: no such cut
+                       min_fraction:float=0.1  # the bulk below a gap must hold at least this fraction of the positive pixels
+                      ) -> np.ndarray:         # (n,) bool, True = non-physical
     "Boolean mask of the non-physical pixels of `flux`: far above the spectrum's own population of magnitudes, or over `limit` x its median."
     f = np.asarray(flux)
     a = np.abs(f, dtype=np.float32 if f.dtype.itemsize <= 4 else np.float64)
@@ -114,7 +124,13 @@ def _runs(mask) -> list:
     edges = np.flatnonzero(np.diff(np.r_[0, mask.view(np.int8), 0]))
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2])]
 
-def screen_flux(wave, flux, max_ratio:float=1e3, limit:float=None, grow:int=3, min_kept:float=0.5) -> Screened:
+def screen_flux(wave,                 # (n,) wavelengths [Å] (for the reason text)
+                flux,                 # (n,) flux at `wave`
+                max_ratio:float=1e3,  # magnitude gap of `nonphysical_pixels`
+                limit:float=None,     # |flux| / median cut of `nonphysical_pixels`; None: none
+                grow:int=3,           # pixels masked on each side of a flagged pixel
+                min_kept:float=0.5    # reject (set `reason`) when less than this fraction of the finite pixels is left
+               ) -> Screened:
     "Find non-physical flux (`nonphysical_pixels`), grow it by `grow` px, and say when less than `min_kept` of the finite pixels is left."
     bad = nonphysical_pixels(flux, max_ratio, limit)
     if not bad.any(): return Screened(bad, 0, [])
@@ -132,13 +148,13 @@ def screen_flux(wave, flux, max_ratio:float=1e3, limit:float=None, grow:int=3, m
 @dataclass
 class GriddedSpectrum:
     "A spectrum on a `Grid`: float32 flux / median (NaN where invalid), validity mask and quality numbers."
-    flux: np.ndarray
-    valid: np.ndarray
-    median: float
-    mean: float
-    degenerate: bool
-    reason: str
-    method: str
+    flux: np.ndarray            # (grid.length,) float32 flux / median, NaN where not valid
+    valid: np.ndarray           # (grid.length,) bool: finite flux on a valid grid pixel
+    median: float               # median raw flux of the valid pixels (NaN: none)
+    mean: float                 # mean raw flux of the valid pixels (NaN: none)
+    degenerate: bool            # True: the spectrum is to be rejected
+    reason: str                 # why it is degenerate ('' when not)
+    method: str                 # 'exact', 'snapped' or 'resampled'
     n_masked: int = 0           # native pixels masked as non-physical before gridding
     masked_runs: int = 0        # runs of them
     warning: str = ''           # something to know about an accepted spectrum (e.g. little grid coverage)
@@ -152,7 +168,12 @@ def _degeneracy(median, mean, min_median, min_mean) -> str:
     if min_mean is not None and mean <= min_mean: return f"mean flux {mean:.4g} <= {min_mean:g}"
     return ''
 
-def normalised(raw:np.ndarray, grid:Grid, method:str, min_median=50., min_mean=0.) -> GriddedSpectrum:
+def normalised(raw:np.ndarray,  # (grid.length,) raw flux on the padded grid; NaN = no data
+               grid:Grid,       # the grid (its `valid` mask is applied)
+               method:str,      # how `raw` was made: 'exact', 'snapped' or 'resampled' (recorded)
+               min_median=50.,  # degenerate when the median is <= this; None: only median <= 0
+               min_mean=0.      # degenerate when the mean is <= this; None: no check
+              ) -> GriddedSpectrum:
     "Mask (grid validity and finite), divide by the masked median, flag degenerate spectra."
     valid = np.isfinite(raw)
     valid &= _grid_arrays(grid)[0]
@@ -185,8 +206,17 @@ def _screened(spec:Spectrum, screen:bool, max_value):
     flux[s.mask] = np.nan
     return flux, s
 
-def to_grid(spec:Spectrum, grid:Grid, min_median=50., min_mean=0., snap_tol=0.05, min_coverage=0.5, method=None,
-            screen:bool=True, max_value:float=None, min_grid_fraction:float=0.1) -> GriddedSpectrum:
+def to_grid(spec:Spectrum,                 # the spectrum
+            grid:Grid,                     # target grid (or what `Grid.parse` takes)
+            min_median=50.,                # degenerate when the median flux is <= this; None: only median <= 0
+            min_mean=0.,                   # degenerate when the mean flux is <= this; None: no check
+            snap_tol=0.05,                 # largest lattice deviation [px] copied as 'snapped' (else resampled)
+            min_coverage=0.5,              # coverage a resampled pixel needs (`rebin`)
+            method=None,                   # 'exact', 'snapped' or 'resampled'; None: chosen from the lattice deviation
+            screen:bool=True,              # mask non-physical flux first (`screen_flux`)
+            max_value:float=None,          # also mask |flux| > this x median (`nonphysical_pixels` limit); None: no cut
+            min_grid_fraction:float=0.1    # warn when fewer than this fraction of the grid's valid pixels are valid
+           ) -> GriddedSpectrum:
     "Put `spec` on `grid`: 'exact' copy, 'snapped' copy or flux-conserving 'resampled'; non-physical values masked first; masked-median normalised."
     grid = Grid.parse(grid)
     flux, scr = _screened(spec, screen, max_value)
@@ -213,7 +243,12 @@ def to_grid(spec:Spectrum, grid:Grid, min_median=50., min_mean=0., snap_tol=0.05
     return g
 
 # %% ../nbs/00a_resample.ipynb #6cea4e2b
-def plot_gridded(gs:GriddedSpectrum, grid:Grid, ax=None, title='', every:int=1):
+def plot_gridded(gs:GriddedSpectrum, # the gridded spectrum
+                 grid:Grid,          # the grid it is on
+                 ax=None,            # matplotlib Axes to draw on; None: a new figure
+                 title='',           # Axes title
+                 every:int=1         # plot every `every`-th pixel (fast previews of big grids)
+                ):                   # the Axes
     "Normalised flux on the grid's padded wavelength axis, pads and gaps shaded."
     import matplotlib.pyplot as plt
     if ax is None: ax = plt.subplots(figsize=(10, 3))[1]

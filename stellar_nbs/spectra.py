@@ -29,7 +29,12 @@ class NotFoundError(StellarNbsError, KeyError):
     "A name (dp_id, label) that is not there."
     def __str__(self): return str(self.args[0]) if self.args else ''
 
-def check_number(name:str, value, minimum=1, integer:bool=True, strict:bool=False):
+def check_number(name:str,           # what the value is, for the error message (e.g. '--epochs')
+                 value,              # the value to check; None passes
+                 minimum=1,          # smallest allowed value
+                 integer:bool=True,  # require a whole number
+                 strict:bool=False   # require value > `minimum` instead of >=
+                ):                   # `value` unchanged
     "`value` itself (None passes) if it is a number >= `minimum` (> with `strict`), whole if `integer`; else `InputError` naming `name`."
     if value is None: return None
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
@@ -48,7 +53,7 @@ class Grid:
     pad_left: int = 0        # zero pixels before the core
     pad_right: int = 0       # zero pixels after the core
     gaps: tuple = ()         # ((w0, w1), ...) inclusive wavelength ranges that are masked
-    name: str = ''
+    name: str = ''           # label, e.g. 'harps' or the parsed spec
 
     def __post_init__(self):
         if not (self.step > 0 and self.wmax > self.wmin): raise InputError(f"Grid needs wmax > wmin and step > 0, got {self.wmin}, {self.wmax}, {self.step}")
@@ -81,7 +86,14 @@ class Grid:
 
 # %% ../nbs/00_spectra.ipynb #9aa1f1b5
 @patch(cls_method=True)
-def padded_to(cls:Grid, wmin:float, wmax:float, step:float, multiple:int=1024, gaps=(), name:str='') -> Grid:
+def padded_to(cls:Grid,
+              wmin:float,         # first core pixel [Å]
+              wmax:float,         # last core pixel [Å]
+              step:float,         # pixel size [Å]
+              multiple:int=1024,  # padded length is a multiple of this (pads split evenly, extra pixel right)
+              gaps=(),            # ((w0, w1), ...) masked wavelength ranges [Å]
+              name:str=''         # grid label
+             ) -> Grid:
     "A grid whose padded length is the next multiple of `multiple` (so strided convolutions divide it)."
     n = int(round((wmax - wmin) / step)) + 1
     length = math.ceil(n / multiple) * multiple
@@ -127,7 +139,10 @@ def parse(cls:Grid, spec:str|Grid) -> Grid:
 # %% ../nbs/00_spectra.ipynb #37aa33e3
 class SpectrumError(StellarNbsError):
     "A file that cannot be read as a 1-D spectrum; `str(e) == f'{path}: {reason}'`."
-    def __init__(self, path, reason):
+    def __init__(self,
+                 path,    # the file that failed
+                 reason   # what is wrong with it, one line
+                ):
         self.path, self.reason = str(path), str(reason)
         super().__init__(f"{self.path}: {self.reason}")
     def __reduce__(self): return type(self), (self.path, self.reason)  # so it survives a worker process
@@ -144,11 +159,11 @@ META_KEYS = ('object', 'ra', 'dec', 'mjd', 'snr', 'airmass', 'berv', 'exptime', 
 @dataclass
 class Spectrum:
     "A 1-D spectrum: wavelengths (Å, increasing), flux, optional error, header metadata and source path."
-    wave: np.ndarray
-    flux: np.ndarray
-    err: np.ndarray|None = None
-    meta: dict = field(default_factory=dict)
-    path: str = ''
+    wave: np.ndarray             # (n,) wavelengths [Å], increasing
+    flux: np.ndarray             # (n,) flux (file units); NaN = no data
+    err: np.ndarray|None = None  # (n,) flux error, or None when the file has none
+    meta: dict = field(default_factory=dict)   # header metadata (`META_KEYS`; missing keys None)
+    path: str = ''               # the file it was read from ('' when not from a file)
     wave_unit: str|None = None   # the wavelength unit as the file labels it (None: not labelled, or not from a file)
 
     def __post_init__(self): self.meta = {**dict.fromkeys(META_KEYS), **self.meta}
@@ -198,7 +213,9 @@ def dp_id_from_name(name:str) -> str:
         if name.endswith(ext): return name[:-len(ext)]
     return name
 
-def header_meta(headers, path='') -> dict:
+def header_meta(headers,  # FITS headers (any mapping with .get), earlier ones take precedence
+                path=''   # file path: its name gives `dp_id` when there is no ARCFILE card
+               ) -> dict: # `META_KEYS` -> value or None
     "The stable metadata dict (`META_KEYS`) from a list of FITS headers, earlier headers first."
     m = {k: _card(headers, cards) for k, cards in META_CARDS.items()}
     m = {k: (str(v).strip() if v is not None else None) if k in _TEXT_META else _as_float(v, k) for k, v in m.items()}
@@ -212,14 +229,19 @@ _ANGSTROM = {'', 'angstrom', 'angstroms', 'angstroem', 'angstrem', 'a', 'aa', 'a
 _NANOMETRE = {'nm', 'nanometer', 'nanometers', 'nanometre', 'nanometres'}
 _NOT_WAVE = ('PIXEL', 'VELO', 'VRAD', 'VOPT', 'FREQ', 'ENER', 'WAVN', 'ZOPT', 'BETA', 'KM/S', 'M/S', 'HZ')
 
-def angstrom_per_unit(unit, path='') -> float:
+def angstrom_per_unit(unit,    # unit string as in the file (TUNIT/CUNIT1); None or '': Å
+                      path=''  # file path for the error message
+                     ) -> float:
     "10 for nm, 1 for Å (or no unit); `WavelengthError` for anything else."
     u = str(unit or '').strip().lower().replace(' ', '')
     if u in _ANGSTROM: return 1.
     if u in _NANOMETRE: return 10.
     raise WavelengthError(path, f"wavelength unit {unit!r} is neither Angstrom nor nm")
 
-def wcs_wave(header, n:int, path='') -> np.ndarray:
+def wcs_wave(header,   # FITS header with CRVAL1, CDELT1 (or CD1_1), optional CRPIX1, CTYPE1, CUNIT1, DC-FLAG
+             n:int,    # number of pixels
+             path=''   # file path for error messages
+            ) -> np.ndarray: # (n,) wavelengths [Å]
     "Wavelengths (Å) of the `n` pixels of a 1-D image from its axis-1 WCS (linear or log-lambda)."
     crval, step = header.get('CRVAL1'), header.get('CDELT1', header.get('CD1_1'))
     if crval is None or step is None: raise WavelengthError(path, "1-D image without a wavelength WCS (CRVAL1 and CDELT1/CD1_1)")
@@ -290,7 +312,11 @@ def _native(a, dtype=None):
     if dtype is None: dtype = a.dtype if a.dtype.kind == 'f' else np.float64
     return a.astype(np.dtype(dtype).newbyteorder('='), copy=False)
 
-def checked_arrays(wave, flux, err=None, path=''):
+def checked_arrays(wave,      # (n,) wavelengths [Å], increasing or decreasing
+                   flux,      # (n,) flux at `wave`
+                   err=None,  # (n,) flux error; dropped (None) if its shape differs or it has no finite value
+                   path=''    # file path for error messages
+                  ):          # (wave float64, flux, err), native byte order, wavelength increasing
     "Validated native-endian `(wave, flux, err)`, wavelength increasing; raises a `SpectrumError` subclass."
     wave, flux = _native(wave, np.float64), _native(flux)
     err = None if err is None else _native(err)
@@ -320,7 +346,9 @@ def _card_name(card:bytes) -> bytes:
     eq = card.find(b'=')
     return b'HIERARCH ' + b' '.join(card[8:eq].split()) if eq > 0 else b''
 
-def raw_header(f, keep=None) -> tuple:
+def raw_header(f,          # binary file object positioned at the start of a header
+               keep=None   # set of card names (bytes) to parse; None: all cards
+              ) -> tuple:  # (astropy Header, bytes read)
     "`(header, nbytes)` of the HDU at `f`'s position, parsing only the cards named in `keep` (all when None)."
     cards, nbytes = [], 0
     while True:
@@ -392,7 +420,9 @@ def astropy_arrays(path) -> tuple:
     except (OSError, ValueError, TypeError, IndexError, EOFError) as e:
         raise EmptySpectrumError(path, f"unreadable FITS ({type(e).__name__}: {e})") from None
 
-def read_spectrum(path, fast:bool=True) -> Spectrum:
+def read_spectrum(path,           # FITS file (.gz/.fz/.bz2/.Z compressed files are read by astropy)
+                  fast:bool=True  # try the direct reader (`fast_arrays`) before astropy
+                 ) -> Spectrum:
     "Read a 1-D spectrum: ESO Phase-3 ADP table, HARPS DRS s1d, table with one row per pixel, or 1-D image with a wavelength WCS."
     path = str(path)
     if not os.path.isfile(path): raise EmptySpectrumError(path, "no such file")

@@ -56,7 +56,9 @@ def _walk(root:Path, skipped:dict) -> list:
             elif p.is_symlink(): skipped[Path(os.path.abspath(p))] = f"dangling symlink -> {os.readlink(p)}"
     return sorted(out)
 
-def find_fits(src, skipped:dict=None) -> list:
+def find_fits(src,               # a FITS file, a directory, or a list of those
+              skipped:dict=None  # filled with {path: reason} for entries passed over (dangling symlinks, ...); None: not kept
+             ) -> list:          # absolute `Path`s, no duplicates
     "FITS files in `src`: a file, a directory (recursive, sorted, symlinked directories followed once) or a list of those."
     if isinstance(src, (str, os.PathLike)): src = [src]
     skipped = {} if skipped is None else skipped
@@ -205,7 +207,11 @@ def file_stamp(path) -> str|None:
     except OSError: return None
     return f'{st.st_size}:{st.st_mtime_ns}'
 
-def grid_file(path, grid:Grid, min_median=50., dtype='float16'):
+def grid_file(path,             # the FITS file
+              grid:Grid,        # the store's grid
+              min_median=50.,   # reject spectra whose median raw flux is <= this (`to_grid`)
+              dtype='float16'   # store dtype: 'float16' or 'float32' (spikes capped to fit)
+             ):                 # (record dict, (grid.length,) flux or None when rejected)
     "Read `path` and put it on `grid`: `(record, flux)`; `flux` is None when the file is rejected."
     stamp = file_stamp(path)
     try: spec = read_spectrum(path)
@@ -232,7 +238,9 @@ def _npy_offset(f) -> tuple:
     if fortran: raise ValueError(f"{f.name}: Fortran-ordered .npy cannot be resized by rows")
     return shape, dtype, f.tell()
 
-def resize_npy(path, n_rows:int):
+def resize_npy(path,       # a 2-D .npy file (version 1.0 header)
+               n_rows:int  # the new number of rows
+              ):
     "Change the number of rows of the 2-D `.npy` at `path` in place (truncate or extend with zeros)."
     with open(path, 'r+b') as f:
         shape, dtype, offset = _npy_offset(f)
@@ -243,7 +251,9 @@ def resize_npy(path, n_rows:int):
         f.flush(); os.fsync(f.fileno())
 
 # %% ../nbs/02_store.ipynb #55a49ffc
-def read_journal(path, repair:bool=False) -> list:
+def read_journal(path,              # the journal (JSON lines); missing file: []
+                 repair:bool=False  # also truncate the file after the last whole record
+                ) -> list:          # the records (dicts)
     "The records of a journal file up to the first broken line (a kill mid-write); with `repair` the file is cut there too."
     if not Path(path).exists(): return []
     data = Path(path).read_bytes()
@@ -464,8 +474,16 @@ def _fill(store:Path, recs:list, todo:list, grid:Grid, min_median, dtype, worker
 
 
 # %% ../nbs/02_store.ipynb #4cb59d66
-def prepare(src, store, grid=None, min_median=50., dtype='float16', workers=1, labels=None, progress=True,   # workers=None: `_auto_workers`
-            checkpoint_s=2.) -> 'Store':
+def prepare(src,              # FITS file, directory (recursive) or list of those
+            store,            # the store folder to write (created; an existing one is resumed)
+            grid=None,        # `Grid` or what `Grid.parse` takes; None: `Grid.harps()`
+            min_median=50.,   # reject spectra whose median raw flux is <= this
+            dtype='float16',  # flux dtype of the store: 'float16' or 'float32'
+            workers=1,        # reader processes; None: as many as pay off (`_auto_workers`)
+            labels=None,      # label CSV path or DataFrame, or a dict of `join_labels` arguments; None: no labels
+            progress=True,    # show progress (and print the label report)
+            checkpoint_s=2.   # seconds between checkpoints of the journal and arrays (resume point)
+           ) -> 'Store':
     "Read every FITS file in `src`, put it on `grid` and write the store folder `store`; resumable."
     grid = Grid.harps() if grid is None else Grid.parse(grid)
     dtype = np.dtype(dtype).name
@@ -509,7 +527,13 @@ def as_store(store) -> Store:
     return store if hasattr(store, 'flux') and hasattr(store, 'grid') else Store(store)
 
 # %% ../nbs/02_store.ipynb #6c879a09
-def join_labels(store, labels, on='dp_id', tolerance=1.0, ra='ra', dec='dec') -> dict:
+def join_labels(store,          # a `Store` or its folder
+                labels,         # label table: CSV path or DataFrame
+                on='dp_id',     # 'dp_id' (exact archive id) or 'coords' (nearest sky position)
+                tolerance=1.0,  # largest separation [arcsec] of a coordinate match
+                ra='ra',        # label table column of right ascension [deg] (for on='coords')
+                dec='dec'       # label table column of declination [deg] (for on='coords')
+               ) -> dict:       # the match report (counts); labels.csv is written into the store
     "Join a label table (CSV path or DataFrame) to the store's rows by `dp_id` or by sky position (`on='coords'`, `tolerance` arcsec)."
     store = as_store(store)
     src = labels

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['MOCK_NODES', 'mock_latents', 'node_spread', 'informative_nodes', 'mad_stem', 'activity_ratio', 'active_units',
-           'beyond_null', 'count_ci', 'scaled_count_ci', 'count_summary', 'match_nodes', 'compare_seeds']
+           'beyond_null', 'count_ci', 'scaled_count_ci', 'count_summary', 'column_ranks', 'match_nodes',
+           'compare_seeds']
 
 # %% ../nbs/06_informative.ipynb #43d3c599
 import numpy as np
@@ -175,11 +176,12 @@ def count_summary(mu,                 # (spectra, nodes) posterior means
         rows[f'{stat} > max {stat} of untrained model'] = count_ci(lambda m: beyond_null(m, null_latents, stat), mu, n_boot=n_boot, seed=seed)
     return pd.DataFrame(rows).T.astype({'count': int, 'lo': int, 'hi': int, 'level': float}).rename_axis('rule')
 
-# %% ../nbs/06_informative.ipynb #fb3ac3df
-def _rank(a):
-    "Rank of each value within its column (0-based; ties in order of appearance)."
+# %% ../nbs/06_informative.ipynb #0bbb91d5
+def column_ranks(a):   # (rows, columns) array
+    "Rank of each value within its column (0-based; ties in order of appearance): the one rank helper (Spearman, histogram MI)."
     return np.argsort(np.argsort(a, axis=0, kind='stable'), axis=0, kind='stable')
 
+# %% ../nbs/06_informative.ipynb #3d18d043
 def match_nodes(latents_a,     # (spectra, nodes) latent means of model A
                 latents_b,     # (spectra, nodes) latent means of model B, same spectra in the same order
                 nodes_a=None,  # nodes of A to match; None: all
@@ -191,7 +193,7 @@ def match_nodes(latents_a,     # (spectra, nodes) latent means of model A
     if len(a) != len(b): raise ValueError(f"latents must cover the same spectra: {len(a)} vs {len(b)} rows")
     nodes_a = np.arange(a.shape[1]) if nodes_a is None else np.asarray(nodes_a)
     nodes_b = np.arange(b.shape[1]) if nodes_b is None else np.asarray(nodes_b)
-    ra, rb = _rank(a[:, nodes_a]), _rank(b[:, nodes_b])
+    ra, rb = column_ranks(a[:, nodes_a]), column_ranks(b[:, nodes_b])
     ra, rb = (ra - ra.mean(0)) / (ra.std(0) + 1e-12), (rb - rb.mean(0)) / (rb.std(0) + 1e-12)
     rho = ra.T @ rb / len(a)
     ia, ib = linear_sum_assignment(-np.abs(rho))

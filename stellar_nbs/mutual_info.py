@@ -19,7 +19,8 @@ from sklearn.mixture import GaussianMixture
 from dataclasses import dataclass, field
 from functools import partial
 from fastcore.parallel import parallel
-from .informative import informative_nodes, _rank
+from .informative import informative_nodes, column_ranks
+from .files import main_hidden
 
 # %% ../nbs/07_mutual_info.ipynb #83531f39
 def label_mask(y,           # (n,) label values; NaN/inf = unknown
@@ -319,7 +320,7 @@ def screen_nodes(latents,      # (n, nodes) latent values, finite
     "Equal-frequency histogram MI of every node with `y`, and its per-node permutation null: (mi, null_mean, null_std)."
     z = np.asarray(latents, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    rz = _rank(z + 1e-9 * rng.normal(size=z.shape) * (z.std(0) + 1e-30)) * bins // len(z)
+    rz = column_ranks(z + 1e-9 * rng.normal(size=z.shape) * (z.std(0) + 1e-30)) * bins // len(z)
     binned = lambda v: np.minimum((normal_scores(v, 'rank', seed) * bins).astype(int), bins - 1)
     shuffle = _shuffler(y, groups)
     null = np.array([_hist_mi_codes(rz, binned(shuffle(rng)), bins) for _ in range(n_screen)])
@@ -389,8 +390,9 @@ def mi_table(latents,                 # spectra x nodes
     nodes = np.arange(z.shape[1]) if nodes is None else np.asarray(nodes)
     jobs = [partial(_label_rows, *_usable(z[:, nodes], labels[label].values, groups, s.n_sigma), label, method, nodes, s, seed)
             for label in _labels_present(labels, labels_used)]
-    per_label = (parallel(_call, jobs, n_workers=n_workers, progress=False) if n_workers > 1 and len(jobs) > 1
-                 else map(_call, jobs))
+    if n_workers > 1 and len(jobs) > 1:     # spawned, never forked: the caller may run torch (or BLAS) threads
+        with main_hidden(): per_label = parallel(_call, jobs, n_workers=n_workers, progress=False, method='spawn')
+    else: per_label = map(_call, jobs)
     rows = [r for rs in per_label for r in rs]
     t = pd.DataFrame(rows, columns=['node', 'label', 'n', 'mi', 'err', 'null_mean', 'null_std', 'stage', 'method'])
     t['z'] = (t.mi - t.null_mean) / np.hypot(t.err, t.null_std)

@@ -20,7 +20,7 @@ import numpy as np, pandas as pd
 from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
 from .spectra import Grid, read_spectrum, dp_id_from_name, InputError, BusyError
 from .resample import to_grid
-from .files import atomic_write, folder_lock, jsonable
+from .files import atomic_write, folder_lock, jsonable, main_hidden
 from fastcore.basics import patch
 
 # %% ../nbs/02_store.ipynb #b66ff669
@@ -336,16 +336,6 @@ def _check_params(store:Path, params:dict):
             raise InputError(f"{store}: store was prepared with different settings {diff}; use a new store folder")
     else: atomic_write(f, json.dumps(params, indent=1))
 
-@contextmanager
-def _main_hidden():
-    "Start spawned processes without re-running the caller's script (one lacking an `if __name__ == '__main__':` guard)."
-    # a spawned child imports the parent's `__main__` by path; a script that calls `prepare` at top level would run again
-    # in every worker (regenerating inputs, fighting over the store lock). Workers only need `stellar_nbs`.
-    main = sys.modules.get('__main__')
-    sys.modules['__main__'] = types.ModuleType('__main__')
-    try: yield
-    finally: sys.modules['__main__'] = main
-
 def _exit_with_parent(parent:int, every:float=0.5):
     "In a worker: a daemon thread that ends this process once `parent` is gone (killed: the pool cannot tell its workers)."
     import threading
@@ -387,7 +377,7 @@ def _results(todo, grid, min_median, dtype, workers, size=None):
     chunks = (todo[i:i + size] for i in range(0, len(todo), size))
     try:
         window = deque()
-        with _main_hidden():    # the first `workers` submits start the processes
+        with main_hidden():    # the first `workers` submits start the processes
             for c in islice(chunks, 4 * workers): window.append(ex.submit(package._grid_files, c, grid, min_median, dtype))
         while window:
             res = window.popleft().result()

@@ -301,8 +301,8 @@ class LatentIndex:
                  dp_ids=None,                   # (n,) dp_id of each row; None: '#0', '#1', ...
                  rows=None,                     # (n,) store row of each row; None: 0..n-1
                  labels:pd.DataFrame|None=None, # (n rows) labels shown with the results; None: none
-                 centre=None,                   # (len(nodes),) centre of the standardisation; None: the median
-                 scale=None,                    # (len(nodes),) scale of the standardisation; None: 1.4826 MAD
+                 centre=None,                   # (len(nodes),) centre of the standardisation; None (or `scale` None): the median
+                 scale=None,                    # (len(nodes),) scale of the standardisation; None (or `centre` None): 1.4826 MAD
                  run=None,                      # run folder (its model encodes FITS-file queries)
                  grid:Grid|None=None            # the model's grid, for FITS-file queries
                 ):

@@ -181,7 +181,7 @@ def untrained_latents(run,           # run folder with config.json (the model's 
                       seed=0,        # seed of the initial weights and of the row subsample
                       max_rows=2000, # encode at most this many spectra (a random subset)
                       bs=64          # batch size
-                     ):              # (n, d) posterior means, cached in the run folder
+                     ):              # (min(n, max_rows), d) posterior means, cached in the run folder
     "Posterior means of a freshly initialised model of the run's architecture on (up to `max_rows`) store spectra; cached."
     import torch
     from stellar_nbs.model import SpectrumVAE

@@ -209,7 +209,7 @@ def of(cls,
 def as_run(run_or_model,     # a `Run`, a run folder, a model with `decode`, or None
            latents=None,     # (n, n_latent) latent means or a `Latents`, replacing the run's
            grid:Grid=None,   # a grid, replacing the run's
-           store=None        # a store (path or `Store`), when the run has none
+           store=None        # a store (path or `Store`) for the run; a given `Run` keeps its own
           ) -> Run:
     "`run_or_model` as a `Run`: a `Run`, a run folder, or a model (with `latents`/`grid` given in memory)."
     if isinstance(run_or_model, Run): run = run_or_model

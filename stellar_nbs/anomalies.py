@@ -25,7 +25,14 @@ from .spectra import InputError
 # %% ../nbs/08a_anomalies.ipynb #dbf496f7
 RESIDUAL_STATS = ('recon_l1', 'noise', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit')
 
-def residual_stats(flux, recon, valid, n_sigma:float=5., smooth:int=1, wide:int=20, device=None) -> pd.DataFrame:
+def residual_stats(flux,               # (n, length) observed flux
+                   recon,              # (n, length) reconstructions
+                   valid,              # (n, length) bool, True where `flux` is data
+                   n_sigma:float=5.,   # residuals beyond this many noise σ count as outliers
+                   smooth:int=1,       # box of the emission statistic [pixels]
+                   wide:int=20,        # box of the deficit statistic [pixels]
+                   device=None         # torch device (e.g. 'cuda'); None: NumPy
+                  ) -> pd.DataFrame:   # one row per spectrum, columns `RESIDUAL_STATS`
     "Masked residual statistics per spectrum (arrays (n, length)), one column per name in `RESIDUAL_STATS`; whole batches in NumPy, or in torch on `device` ('cuda')."
     if device is None: flux, recon, valid = np.atleast_2d(flux), np.atleast_2d(recon), np.atleast_2d(valid)
     else: flux, recon, valid = (torch.atleast_2d(torch.as_tensor(a)) for a in (flux, recon, valid))
@@ -95,7 +102,14 @@ def _row_max(x): return x.amax(1) if torch.is_tensor(x) else x.max(1)
 # %% ../nbs/08a_anomalies.ipynb #74bf0f5e
 COMPANION_STATS = ('recon_companion', 'companion_depth', 'companion_rv')
 
-def companion_stats(wave, flux, recon, valid, exclude:float=None, v_max:float=300., device=None) -> pd.DataFrame:
+def companion_stats(wave,                 # (length,) wavelengths [Å]
+                    flux,                 # (n, length) observed flux
+                    recon,                # (n, length) reconstructions
+                    valid,                # (n, length) bool, True where `flux` is data
+                    exclude:float=None,   # dips within this many km/s of the star's own are ignored; None: max(25, 2 pixels)
+                    v_max:float=300.,     # CCF velocities from -v_max to v_max [km/s]
+                    device=None           # torch device (e.g. 'cuda'); None: NumPy
+                   ) -> pd.DataFrame:     # one row per spectrum, columns `COMPANION_STATS`
     "Deepest line system in the residual CCF away from the star's own velocity: significance, depth and velocity [km/s]; torch on `device` when given."
     wave = np.asarray(wave, np.float64)
     if device is None:
@@ -164,8 +178,15 @@ def _percentile_last(a, q:float):
     return s[..., lo] + (h - lo) * (s[..., hi] - s[..., lo])
 
 # %% ../nbs/08a_anomalies.ipynb #cf36fdc8
-def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., smooth_aa:float=1., wide_aa:float=10.,
-                          companions:bool=True) -> pd.DataFrame:
+def reconstruction_errors(model,                  # the `SpectrumVAE` that reconstructs
+                          store,                  # the `Store` to read
+                          rows=None,              # store rows; None: all
+                          bs:int=32,              # spectra per batch
+                          n_sigma:float=5.,       # outlier threshold of `residual_stats` [noise σ]
+                          smooth_aa:float=1.,     # box of the emission statistic [Å]
+                          wide_aa:float=10.,      # box of the deficit statistic [Å]
+                          companions:bool=True    # add the `companion_stats` columns
+                         ) -> pd.DataFrame:       # indexed by store row
     "`residual_stats` (and `companion_stats`) of every store row (or `rows`), reconstructing each spectrum from its latent mean."
     dev = model_device(model)
     k, kw = (max(1, int(round(w / store.grid.step))) for w in (smooth_aa, wide_aa))
@@ -187,7 +208,11 @@ def reconstruction_errors(model, store, rows=None, bs:int=32, n_sigma:float=5., 
     return pd.concat(parts, ignore_index=True).set_index(pd.Index(rows, name='row'))
 
 # %% ../nbs/08a_anomalies.ipynb #81fa4f07
-def isolation_scores(latents, nodes=None, n_estimators:int=300, seed:int=0) -> np.ndarray:
+def isolation_scores(latents,               # (n, d) latent means
+                     nodes=None,            # nodes used; None: all
+                     n_estimators:int=300,  # trees of the isolation forest
+                     seed:int=0             # seed of the forest
+                    ) -> np.ndarray:        # (n,) score, larger = more isolated
     "Isolation-forest anomaly score (larger = more isolated) over standardised `nodes` of the latents."
     x = np.asarray(latents, dtype=np.float64)
     if nodes is not None: x = x[:, np.asarray(nodes, dtype=np.int64)]
@@ -198,7 +223,10 @@ def isolation_scores(latents, nodes=None, n_estimators:int=300, seed:int=0) -> n
 # %% ../nbs/08a_anomalies.ipynb #38c07a31
 LOG_COMPONENTS = ('recon_l1', 'recon_excess', 'recon_outliers', 'recon_emission', 'recon_deficit', 'recon_companion')
 
-def robust_z(x, log:bool=False, reference=None) -> np.ndarray:
+def robust_z(x,                # (n,) values; NaN stays NaN
+             log:bool=False,   # log10 first (values <= 0 clipped to the smallest positive one)
+             reference=None    # (n, k) indices of each row's reference rows (e.g. `neighbour_reference`); None: all rows
+            ) -> np.ndarray:   # (n,) robust z
     "(x - median) / (1.4826 MAD) over all of `x`, or over `x[reference[i]]` for row i (log10 first when `log`; NaN stays NaN)."
     x = np.asarray(x, dtype=np.float64)
     if log: x = np.log10(np.clip(x, np.nanmin(x[x > 0]) if (x > 0).any() else 1e-12, None))
@@ -251,7 +279,10 @@ def neighbour_reference(latents,               # (n, n_latent) latent means
     return out
 
 # %% ../nbs/08a_anomalies.ipynb #c89a140a
-def combine_scores(components:pd.DataFrame, how:str='max', reference=None) -> np.ndarray:
+def combine_scores(components:pd.DataFrame,  # one column per component (iforest, recon_excess, ...), one row per spectrum
+                   how:str='max',            # 'max' or 'sum' of the components' robust z
+                   reference=None            # (n, k) reference rows for the reconstruction statistics (`robust_z`); None: all rows
+                  ) -> np.ndarray:           # (n,) anomaly score
     "Anomaly score: max (or sum) over columns of robust z-scores (log scale and `reference` rows for the reconstruction statistics); NaN counts 0."
     return _combine(component_z(components, reference), how)
 
@@ -260,7 +291,9 @@ def _combine(z:pd.DataFrame, how:str) -> np.ndarray:
     if how == 'max': return np.nanmax(np.nan_to_num(z.to_numpy(), nan=-np.inf), 1)
     raise ValueError(f"how must be 'sum' or 'max', got {how!r}")
 
-def component_z(components:pd.DataFrame, reference=None) -> pd.DataFrame:
+def component_z(components:pd.DataFrame,  # one column per component, one row per spectrum
+                reference=None            # (n, k) reference rows for the reconstruction statistics (`robust_z`); None: all rows
+               ) -> pd.DataFrame:
     "Robust z-score of each component column; reconstruction statistics against `reference` rows when given."
     return pd.DataFrame({c: robust_z(components[c], log=c in LOG_COMPONENTS, reference=reference if c in RESIDUAL_STATS + COMPANION_STATS else None)
                          for c in components.columns}, index=components.index)
@@ -277,7 +310,8 @@ def anomaly_scores(run,             # the encoded run folder (or a model, with `
                    how:str='max',   # combine the robust z of the components by their 'max' or 'sum'
                    reference:str='neighbours',  # z against each spectrum's `k` latent neighbours, or against 'all'
                    k:int=30,        # neighbours of the reference
-                   save:bool=False) -> pd.DataFrame:  # write RUN/anomalies.csv
+                   save:bool=False  # write RUN/anomalies.csv
+                  ) -> pd.DataFrame:   # one row per spectrum, most anomalous first
     "Rank the encoded spectra of `run` by anomaly score (max or sum of robust z of `components`); most anomalous first."
     if reference not in ('neighbours', 'all'): raise ValueError(f"reference must be 'neighbours' or 'all', got {reference!r}")
     parts = as_run(run, store=store)
@@ -316,7 +350,13 @@ def _worst_window(wave, res, valid, half_width:float=15.) -> tuple:
     w = wave[np.argmax(sm)]
     return max(w - half_width, wave[valid][0]), min(w + half_width, wave[valid][-1])
 
-def plot_anomalies(table:pd.DataFrame, run, store=None, n:int=6, device='cpu', half_width:float=15.):
+def plot_anomalies(table:pd.DataFrame,     # an `anomaly_scores` table (most anomalous first)
+                   run,                    # the run folder (or a model), as for `anomaly_scores`
+                   store=None,             # the store; None: the run's own
+                   n:int=6,                # rows plotted (the top `n`)
+                   device='cpu',           # where the model reconstructs
+                   half_width:float=15.    # half width of the zoom on the largest residual [Å]
+                  ):
     "Observed vs reconstructed spectra of the `n` top-ranked rows of an `anomaly_scores` table; returns the figure."
     parts = as_run(run, store=store)
     st = parts.store

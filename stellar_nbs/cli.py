@@ -186,7 +186,7 @@ def anomalies_command(run:str,            # encoded run folder
 # %% ../nbs/10_cli.ipynb #aeb7537a
 def explain_command(run:str,              # encoded run folder (latents.npy; model.pth for the decoder parts)
             store:str=None,       # the run's store (default: the one it was trained on)
-            node:Param("nodes to explain (default: the informative nodes)", int, nargs='+')=None,
+            node:Param("nodes to explain (default: the informative nodes)", int, nargs='+')=None,  # nodes to explain (default: the informative nodes)
             method:str='ksg',     # MI estimator: ksg, hist or gmm
             max_rows:int=20000):  # MI on at most this many spectra (a random subset)
     "What each node tracks (observing metadata, labels, a step in time), which lines it moves, whether it acts like a Doppler shift."
@@ -238,7 +238,10 @@ def check_options(args:dict):
             check_number(f"--{k.replace('_', '-')}", x, OPTION_MINIMA[k], integer=not isinstance(x, float))
 
 # %% ../nbs/10_cli.ipynb #9e01ac24
-def add_command(sub, name:str, f):
+def add_command(sub,        # the subparsers of the parser (`ArgumentParser.add_subparsers()`)
+                name:str,   # the subcommand, e.g. 'train'
+                f           # the function it runs; its docments (or `Param` annotations) give the arguments' help
+               ):           # the subcommand's `ArgumentParser`
     "Add subcommand `name` running `f`: positional arguments for its required parameters, `--dashed-options` for the rest."
     sp = sub.add_parser(name, help=f.__doc__, description=f.__doc__)
     for k, v in docments(f, full=True, returns=False, eval_str=True).items():

@@ -28,17 +28,26 @@ def parse_shard(shard) -> tuple:
     if not (n >= 1 and 0 <= i < n): raise InputError(f"shard {shard!r}: need n >= 1 and 0 <= i < n (i counts from 0)")
     return i, n
 
-def shard_files(src, shard) -> list:
+def shard_files(src,    # folder (or list) of FITS files, as for `find_fits`
+                shard   # `'i/n'` or `(i, n)`, i counting from 0
+               ) -> list:
     "The FITS files of `src` that belong to `shard` `'i/n'`: every n-th of the sorted list, starting at i."
     i, n = parse_shard(shard)
     return sorted(find_fits(src))[i::n]
 
 # %% ../nbs/05a_distributed.ipynb #7e117c87
-def shard_path(store, shard) -> Path:
+def shard_path(store,   # the (merged) store folder
+               shard    # `'i/n'` or `(i, n)`
+              ) -> Path:
     "Folder of shard `'i/n'` of `store`: `store/shards/i`."
     return Path(store)/'shards'/str(parse_shard(shard)[0])
 
-def prepare_shard(src, store, shard, grid=None, **kwargs) -> Store:
+def prepare_shard(src,        # folder (or list) of FITS files, as for `find_fits`
+                  store,      # the (merged) store folder; the shard goes to `store/shards/i`
+                  shard,      # `'i/n'` or `(i, n)`, i counting from 0
+                  grid=None,  # the common `Grid`; None: `prepare`'s default
+                  **kwargs    # passed to `store.prepare`
+                 ) -> Store:  # the shard's store
     "Prepare shard `'i/n'` of the FITS files in `src` into `store/shards/i` with `store.prepare`."
     i, n = parse_shard(shard)
     paths = shard_files(src, shard)
@@ -95,7 +104,11 @@ def _merge_metadata(stores, new_row:dict, dest:Path):
     meta = pd.concat(metas).astype({'row': int}).sort_values('row')
     atomic_write(dest/'metadata.csv', meta.to_csv(index=False))
 
-def merge_stores(shards, dest, block:int=256, overwrite:bool=False) -> Store:
+def merge_stores(shards,                 # list of shard stores (folders or `Store`s), or a store folder holding `shards/`
+                 dest,                   # folder of the merged store
+                 block:int=256,          # rows copied per step (bounds the memory)
+                 overwrite:bool=False    # replace an existing store at `dest`
+                ) -> Store:
     "Concatenate shard stores (a list, or a store folder with `shards/`) into the store `dest`, in bounded memory."
     folders = _shard_folders(shards)
     stores = [Store(f) for f in folders]
@@ -150,7 +163,10 @@ class StoreDistributedTrainer(DistributedTrainer):
     def _wrap_dl(self, dl):
         return dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=getattr(dl, 'device', None))
 
-def distributed_dataloaders(dls, rank=None, world_size=None) -> DataLoaders:
+def distributed_dataloaders(dls,              # `DataLoaders` of `store_dataloaders`
+                            rank=None,        # this process's rank; None: from the environment
+                            world_size=None   # number of processes; None: from the environment
+                           ) -> DataLoaders:
     "`dls` with both loaders wrapped in `GlooDistributedDL` (attributes `train_rows`, `valid_rows`, `store` kept)."
     wrap = lambda dl: GlooDistributedDL(dl, rank=rank, world_size=world_size, device=dl.device)
     out = DataLoaders(wrap(dls.train), wrap(dls.valid), path=dls.path, device=dls.device)
@@ -169,7 +185,11 @@ def _entry(rank, fn, world_size, port, threads, args):
     finally:
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
-def launch(fn, nprocs:int=2, *args, threads:int=1):
+def launch(fn,            # a picklable (module-level) function, run in every process
+           nprocs:int=2,  # processes
+           *args,         # passed to `fn`
+           threads:int=1  # torch threads per process
+          ):
     "Run `fn(*args)` in `nprocs` fresh processes that form one accelerate/torch.distributed group."
     torch.multiprocessing.start_processes(_entry, args=(fn, nprocs, _free_port(), threads, args), nprocs=nprocs,
                                           start_method='spawn', join=True)
@@ -177,7 +197,11 @@ def launch(fn, nprocs:int=2, *args, threads:int=1):
 # %% ../nbs/05a_distributed.ipynb #dd928e63
 def _rank_run(run, rank) -> Path: return Path(run) if rank == 0 else Path(run)/'.ranks'/str(rank)
 
-def distributed_worker(store, run, bs:int, kwargs:dict):
+def distributed_worker(store,        # store folder or `Store`
+                       run,          # run folder; rank 0 writes there
+                       bs:int,       # total batch over all processes (a multiple of their number); None: the config's
+                       kwargs:dict   # `train_run` keywords, plus 'config', `TrainConfig` fields, 'seed' and 'rows'
+                      ):
     "One rank of `train_distributed` (call it under `accelerate launch`/`torchrun`, or via `launch`)."
     rank, world = rank_distrib(), max(1, num_distrib())
     cuda = torch.cuda.is_available() and kwargs.get('device', 'cuda') != 'cpu'
@@ -204,7 +228,13 @@ def distributed_worker(store, run, bs:int, kwargs:dict):
                                                backend=torch.distributed.get_backend()))
         shutil.rmtree(Path(run)/'.ranks', ignore_errors=True)
 
-def train_distributed(store, run, nprocs:int=2, bs:int=None, threads:int=1, **kwargs) -> Path:
+def train_distributed(store,          # store folder or `Store`
+                      run,            # run folder
+                      nprocs:int=2,   # processes
+                      bs:int=None,    # total batch over all processes (a multiple of `nprocs`); None: the config's
+                      threads:int=1,  # torch threads per process
+                      **kwargs        # as `distributed_worker`'s `kwargs`: `train_run` keywords, 'config', `TrainConfig` fields, 'seed', 'rows'
+                     ) -> Path:       # `run`
     "`train.train_run` on `nprocs` processes (fastai + accelerate DDP); `bs` is the total batch. Returns `run`."
     store = store.path if isinstance(store, Store) else store
     launch(distributed_worker, nprocs, str(store), str(run), bs, kwargs, threads=threads)
@@ -212,7 +242,11 @@ def train_distributed(store, run, nprocs:int=2, bs:int=None, threads:int=1, **kw
 
 # %% ../nbs/05a_distributed.ipynb #70de1e34
 @torch.no_grad()
-def encode_worker(store, run, bs:int=64, device=None):
+def encode_worker(store,        # store folder
+                  run,          # run folder with model.pth; latents are written there
+                  bs:int=64,    # batch size per process
+                  device=None   # 'cpu' forces the CPU; otherwise CUDA when available
+                 ):
     "One rank of `encode_distributed`: encode a contiguous block of rows; rank 0 concatenates all blocks."
     from accelerate import Accelerator
     cuda = torch.cuda.is_available() and device != 'cpu'
@@ -233,7 +267,13 @@ def encode_worker(store, run, bs:int=64, device=None):
         shutil.rmtree(blocks, ignore_errors=True)
     acc.wait_for_everyone()
 
-def encode_distributed(store=None, run=None, nprocs:int=2, bs:int=64, threads:int=1, device=None) -> np.ndarray:
+def encode_distributed(store=None,     # store folder or `Store`; None: the run's own (config.json)
+                       run=None,       # run folder with model.pth (required)
+                       nprocs:int=2,   # processes
+                       bs:int=64,      # batch size per process
+                       threads:int=1,  # torch threads per process
+                       device=None     # 'cpu' forces the CPU; otherwise CUDA when available
+                      ) -> np.ndarray: # (n, d) latent means, in store row order
     "`train.encode_store` with the rows spread over `nprocs` processes; writes the same files, returns the latents."
     if run is None: raise ValueError("encode_distributed needs a run folder")
     store = Run(run, store).need_store('encoding reads every spectrum').path
@@ -241,9 +281,15 @@ def encode_distributed(store=None, run=None, nprocs:int=2, bs:int=64, threads:in
     return Run(run).latents().mu
 
 # %% ../nbs/05a_distributed.ipynb #33c14b98
-def capacity_plan(n_spectra:int=270_000, length:int=327_680, bytes_per_px:int=2, passes:float=48e6,
-                  bytes_per_pass:float=310e6, bandwidth:float=3.35e12, efficiency=(0.4, 0.6),
-                  scaling:dict=None) -> pd.DataFrame:
+def capacity_plan(n_spectra:int=270_000,        # spectra in the store
+                  length:int=327_680,           # pixels per spectrum
+                  bytes_per_px:int=2,           # bytes per stored pixel (2: float16)
+                  passes:float=48e6,            # spectra passed through the model in training (epochs x spectra)
+                  bytes_per_pass:float=310e6,   # GPU memory traffic per spectrum pass [bytes]
+                  bandwidth:float=3.35e12,      # GPU memory bandwidth [bytes/s]
+                  efficiency=(0.4, 0.6),        # (low, high) fraction of `bandwidth` reached
+                  scaling:dict=None             # {n_gpus: scaling efficiency}; None: {1: 1.0, 4: 0.9, 8: 0.85}
+                 ) -> pd.DataFrame:             # one row per GPU count; store_GB, read_TB, ideal_hours in `.attrs`
     "Projected hours and read rates for `passes` training passes on 1, 4 and 8 GPUs (bandwidth-bound model)."
     scaling = scaling or {1: 1.0, 4: 0.9, 8: 0.85}
     ideal_s = passes * bytes_per_pass / bandwidth

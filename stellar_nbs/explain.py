@@ -62,7 +62,10 @@ def observing_metadata(index:pd.DataFrame,  # latent rows: a `row` column (store
     return frame[[c for c in order if c in frame.columns]], source
 
 # %% ../nbs/08b_explain.ipynb #a9fcefcf
-def analysable_columns(frame:pd.DataFrame, min_rows:int=30, max_levels:int=50) -> dict:
+def analysable_columns(frame:pd.DataFrame,  # one row per spectrum: observing metadata or labels
+                       min_rows:int=30,       # a column needs a value for at least this many spectra
+                       max_levels:int=50      # text columns with more distinct values are skipped
+                      ) -> dict:              # column -> 'numeric' or 'groups'
     "Columns worth an MI: numeric ones that vary ('numeric') and text ones with 2..`max_levels` values ('groups'), known for `min_rows` spectra."
     out = {}
     for c in frame.columns:
@@ -74,7 +77,14 @@ def analysable_columns(frame:pd.DataFrame, min_rows:int=30, max_levels:int=50) -
         else: out[c] = 'numeric'
     return out
 
-def column_mi(latents, frame:pd.DataFrame, nodes, groups=None, method:str='ksg', seed:int=0, n_workers:int=1) -> pd.DataFrame:
+def column_mi(latents,              # (n, d) latent means, rows aligned with `frame`
+              frame:pd.DataFrame,   # (n rows) columns to test: metadata or labels
+              nodes,                # node indices to test
+              groups=None,          # (n,) star of each row, for `mi_table`'s per-star null; None: rows independent
+              method:str='ksg',     # MI estimator of `mi_table`: 'ksg', 'hist' or 'gmm'
+              seed:int=0,           # random seed of the permutation null
+              n_workers:int=1       # processes for `mi_table`
+             ) -> pd.DataFrame:     # one row per (node, column), best column first within a node
     "MI of `nodes` with every analysable column of `frame` (`mi_table`: its estimator, null and per-star grouping); text columns as groups."
     kinds = analysable_columns(frame)
     if not kinds: return pd.DataFrame(columns=['node', 'column', 'kind', 'n', 'mi', 'err', 'null_mean', 'null_std', 'z', 'significant'])
@@ -88,7 +98,9 @@ def column_mi(latents, frame:pd.DataFrame, nodes, groups=None, method:str='ksg',
     t['mi_above_null'] = t.mi - t.null_mean
     return t.sort_values(['node', 'mi_above_null'], ascending=[True, False], ignore_index=True)
 
-def ranked_columns(table:pd.DataFrame, node:int) -> list:
+def ranked_columns(table:pd.DataFrame,  # a `column_mi` table
+                   node:int             # the node whose columns to list
+                  ) -> list:
     "The columns of a `column_mi` table for `node`, best first: dicts of column, kind, mi, error, z, null."
     t = table[table.node == node]
     return [dict(column=r.column, kind=r.kind, mi=float(r.mi), error=float(r.err), z=float(r.z), null=float(r.null_mean))
@@ -99,7 +111,10 @@ def mjd_date(mjd:float) -> str:
     "Calendar date (UTC) of a Modified Julian Date: `'2015-05-29'`."
     return (datetime(1858, 11, 17) + timedelta(days=float(mjd))).strftime('%Y-%m-%d')
 
-def time_step(x, mjd, min_side:float=0.05) -> dict|None:
+def time_step(x,                    # (n,) values in time, e.g. one node's latent means
+              mjd,                  # (n,) Modified Julian Date of each value
+              min_side:float=0.05   # fraction of the points (and at least 2) that must lie on each side of the step
+             ) -> dict|None:        # None with < 10 finite points or no spread in `x` or in time
     "The best single step of `x` in time: MJD and date of the step, its size (in units of x's std), R² of the step and of a linear trend."
     x, t = np.asarray(x, np.float64), np.asarray(mjd, np.float64)
     ok = np.isfinite(x) & np.isfinite(t)
@@ -128,8 +143,16 @@ class NodeResponse:
     derivative: np.ndarray  # (n_codes * n_values, length) d(decoded flux) / d(node), central differences
     grid: Grid
 
-def decoder_response(model, latents, node:int, grid:Grid, n_codes:int=8, n_values:int=5, quantiles=(0.02, 0.98),
-                     step:float=0.05, seed:int=0) -> NodeResponse:
+def decoder_response(model,                    # a model with `decode` (e.g. `SpectrumVAE`)
+                     latents,                  # (n, d) latent means; codes are drawn from these rows
+                     node:int,                 # the node to vary
+                     grid:Grid,                # the grid of the decoded spectra
+                     n_codes:int=8,            # latent rows (drawn at random) used as typical codes
+                     n_values:int=5,           # node values, evenly spaced over the node's range
+                     quantiles=(0.02, 0.98),   # (low, high) quantiles of the node that set its range
+                     step:float=0.05,          # finite-difference half-step, as a fraction of the range
+                     seed:int=0                # random seed for drawing the codes
+                    ) -> NodeResponse:
     "Finite-difference response of `model`'s decoder to `node` at `n_codes` typical codes x `n_values` values over the node's range."
     z = np.asarray(latents, np.float32)
     if not 0 <= node < z.shape[1]: raise RangeError(f"node {node} out of range 0..{z.shape[1] - 1}")
@@ -152,7 +175,11 @@ def _legendre_cache(n, deg):
     "Legendre polynomials across the whole grid (x from -1 to 1), so that a tilt reads as red end minus blue end."
     return np.polynomial.legendre.legvander(np.linspace(-1, 1, n), deg)
 
-def continuum_pixels(base, grid:Grid, width:float=5., level:float=0.98) -> np.ndarray:
+def continuum_pixels(base,               # (k, length) spectra on `grid`
+                     grid:Grid,          # the grid of `base`
+                     width:float=5.,     # window of the running 95th-percentile envelope [Å]
+                     level:float=0.98    # a pixel is continuum when its flux is at least `level` x the envelope
+                    ) -> np.ndarray:     # (k, length) bool, True on line-free valid pixels
     "Per row of `base`: valid pixels within 2 % of the running upper (95th-percentile) envelope, i.e. free of lines."
     wave, valid = grid.wave, grid.valid
     out = np.zeros(np.shape(base), bool)
@@ -179,7 +206,9 @@ def _continuum_fit(resp, deg):
     if key not in resp.__dict__: resp.__dict__[key] = _fit_shape(resp.derivative, resp.base, resp.grid.valid, deg, continuum_pixels(resp.base, resp.grid))
     return resp.__dict__[key]
 
-def continuum_part(resp:NodeResponse, deg:int=2) -> dict:
+def continuum_part(resp:NodeResponse,  # a `decoder_response`
+                   deg:int=2           # degree of the Legendre polynomial of the multiplicative shape
+                  ) -> dict:
     "Low-order multiplicative shape of the response: level, tilt (red minus blue end), curvature per unit of the node, and its share of the response."
     valid = resp.grid.valid
     coef, fit = _continuum_fit(resp, deg)
@@ -191,11 +220,15 @@ def continuum_part(resp:NodeResponse, deg:int=2) -> dict:
                 tilt_over_range=float(2 * c[1] * resp.span) if deg >= 1 else 0.)
 
 # %% ../nbs/08b_explain.ipynb #40d017e2
-def shift_template(base, wave) -> np.ndarray:
+def shift_template(base,   # (..., length) spectra on `wave`
+                   wave    # (length,) wavelengths [Å]
+                  ) -> np.ndarray:  # same shape as `base`: flux change per +1 km/s
     "Response of each spectrum in `base` to a shift of +1 km/s: -λ dF/dλ / c."
     return -np.gradient(np.asarray(base, np.float64), wave, axis=-1) * wave / C_KMS
 
-def doppler_likeness(resp:NodeResponse, deg:int=2) -> dict:
+def doppler_likeness(resp:NodeResponse,  # a `decoder_response`
+                     deg:int=2           # degree of the continuum shape removed (as in `continuum_part`) before comparing
+                    ) -> dict:
     "Correlation of the line response with the shift template and the velocity it implies (km/s per unit of the node)."
     valid, wave = resp.grid.valid, resp.grid.wave
     _, fit = _continuum_fit(resp, deg)
@@ -274,8 +307,13 @@ def _band_power(a2, wave, bands) -> list:
         out.append(dict(feature=name, fraction=frac, enrichment=frac / (sel.sum() / n)))
     return out
 
-def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0.1, min_enrichment:float=3.,
-              coherence:float=1.2) -> dict:
+def line_part(resp:NodeResponse,         # a `decoder_response`
+              n_lines:int=12,             # most lines listed
+              deg:int=2,                  # degree of the continuum shape removed first (as in `continuum_part`)
+              min_fraction:float=0.1,     # a Balmer/telluric region is named when it holds at least this share of the power ...
+              min_enrichment:float=3.,    # ... and at least this many times its share of the pixels
+              coherence:float=1.2         # telluric when the observed-frame mean response beats the rest-frame one by this factor
+             ) -> dict:
     "The lines that move most (rest frame, cross-matched with VALD; Balmer named), and Balmer/telluric regions holding much of the response."
     grid, wave, valid = resp.grid, resp.grid.wave, resp.grid.valid
     _, fit = _continuum_fit(resp, deg)
@@ -318,7 +356,13 @@ def line_part(resp:NodeResponse, n_lines:int=12, deg:int=2, min_fraction:float=0
     return dict(line_fraction=line_fraction, lines=lines, regions=sorted(named, key=lambda r: -r['fraction']), bands=regions + [r for r in tell if r not in regions], excitation=excitation_trend(rest, base, grid),
                 rv_codes=rv.tolist())
 
-def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_depth:float=0.1) -> dict|None:
+def excitation_trend(rest,                # (k, length) response per code, in the rest frame
+                     base,                # (k, length) decoded spectra, in the rest frame
+                     grid:Grid,           # the grid of `rest` and `base`
+                     element:str='Fe',    # element symbol as in the VALD list
+                     ion:int=0,           # ionisation stage: 0 neutral (Fe I), 1 singly ionised (Fe II)
+                     min_depth:float=0.1  # lines shallower than this (1 - flux / median flux) are skipped
+                    ) -> dict|None:       # None with fewer than 10 usable lines
     "Median relative depth change of strong `element` lines (rest frame) with χ < 2 eV and χ > 4 eV, and their Spearman correlation with χ."
     from scipy.stats import spearmanr
     v = _vald_lines()
@@ -337,7 +381,12 @@ def excitation_trend(rest, base, grid:Grid, element:str='Fe', ion:int=0, min_dep
 # %% ../nbs/08b_explain.ipynb #4c9e0ea0
 EXEMPLAR_LABELS = ('target', 'teff', 'logg', 'm_h', 'radvel', 'vsini', 'sptype')
 
-def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=None, n:int=3) -> dict:
+def exemplars(latents,                          # (n, d) latent means
+              node:int,                         # the node whose extremes to take
+              index:pd.DataFrame,               # latents_index.csv: `row` and `dp_id` of each latent row
+              labels:pd.DataFrame|None=None,    # labels aligned with `latents` (target, teff, ...); None: none
+              n:int=3                           # spectra at each end
+             ) -> dict:                         # {'low': [...], 'high': [...]}
     "The `n` spectra with the lowest and the highest value of `node`: position, row, dp_id, node value and labels."
     x = np.asarray(latents)[:, node]
     order = np.argsort(x, kind='stable')
@@ -352,7 +401,11 @@ def exemplars(latents, node:int, index:pd.DataFrame, labels:pd.DataFrame|None=No
     return dict(low=rows(order[:n]), high=rows(order[::-1][:n]))
 
 # %% ../nbs/08b_explain.ipynb #6600ef68
-def response_windows(signal, grid:Grid, n:int=3, half_width:float=None) -> list:
+def response_windows(signal,                 # (length,) response per pixel (its absolute value is used)
+                     grid:Grid,              # the grid of `signal`
+                     n:int=3,                # most windows
+                     half_width:float=None   # half width of a window [Å]; None: 40 pixels, at least 2 Å
+                    ) -> list:               # [(w0, w1), ...] in Å, blue to red
     "The `n` windows (w0, w1) in Å, centred on the largest values of `signal` (smoothed), not overlapping."
     half_width = half_width or max(2., 40 * grid.step)
     half = int(round(half_width / grid.step))
@@ -362,7 +415,12 @@ def response_windows(signal, grid:Grid, n:int=3, half_width:float=None) -> list:
     return [(float(grid.wave[i] - half_width), float(grid.wave[i] + half_width)) for i in sorted(_peaks(a, n, 2 * half))]
 
 # %% ../nbs/08b_explain.ipynb #5178dc07
-def plot_exemplars(store:Store, ex:dict, windows:list, node:int, grid:Grid=None):
+def plot_exemplars(store:Store,      # the store holding the spectra of `ex`
+                  ex:dict,          # an `exemplars` result
+                  windows:list,     # [(w0, w1), ...] in Å, one panel each
+                  node:int,         # the node (for the title)
+                  grid:Grid=None    # grid of the stored flux; None: `store.grid`
+                 ):
     "The spectra at the two extremes of `node` (lowest blue, highest red) in `windows`; returns the figure."
     grid = grid or store.grid
     lo, hi = ex['low'][0], ex['high'][0]
@@ -380,7 +438,12 @@ def plot_exemplars(store:Store, ex:dict, windows:list, node:int, grid:Grid=None)
     return fig
 
 # %% ../nbs/08b_explain.ipynb #74aa317c
-def empirical_response(latents, node:int, store:Store, rows, frac:float=0.05) -> np.ndarray:
+def empirical_response(latents,          # (n, d) latent means
+                       node:int,         # the node
+                       store:Store,      # the store holding the spectra
+                       rows,             # (n,) store row of each latent row
+                       frac:float=0.05   # fraction of the spectra at each end
+                      ) -> np.ndarray:   # (length,) mean flux difference, NaN where no spectrum has data
     "Mean stored spectrum of the top `frac` of `node`'s values minus that of the bottom `frac` (no model needed)."
     x = np.asarray(latents)[:, node]
     k = max(int(frac * len(x)), 1)
@@ -392,7 +455,11 @@ def empirical_response(latents, node:int, store:Store, rows, frac:float=0.05) ->
     return mean(order[-k:]) - mean(order[:k])
 
 # %% ../nbs/08b_explain.ipynb #912dc353
-def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
+def plot_response(resp:NodeResponse,     # a `decoder_response`
+                  cont:dict,             # its `continuum_part`
+                  dop:dict,              # its `doppler_likeness`
+                  max_points:int=20000   # plot about this many pixels at most (every k-th)
+                 ):
     "The mean response of the decoded spectrum over the node's 2-98 % range, with its continuum part; returns the figure."
     wave, valid = resp.grid.wave, resp.grid.valid
     _, fit = _continuum_fit(resp, 2)
@@ -407,8 +474,13 @@ def plot_response(resp:NodeResponse, cont:dict, dop:dict, max_points:int=20000):
     return fig
 
 # %% ../nbs/08b_explain.ipynb #08d513bd
-def node_summary(entry:dict, z_sig:float=5., shift_corr:float=0.5, continuum_fraction:float=0.5, step_r2:float=0.5,
-                 line_fraction:float=0.2) -> list:
+def node_summary(entry:dict,                    # one node of `explain_run`'s result
+                 z_sig:float=5.,                 # an MI with metadata or a label counts above this z
+                 shift_corr:float=0.5,           # a shift when |correlation| with the shift template is at least this
+                 continuum_fraction:float=0.5,   # continuum shape when it holds at least this share of the response power
+                 step_r2:float=0.5,              # a step (or drift) in time when it explains at least this share of the variance
+                 line_fraction:float=0.2         # lines and regions listed when the line part holds at least this share
+                ) -> list:
     "Phrases saying what a node of `explain_run` tracks: a step in time, metadata, labels, a Doppler shift, continuum shape, lines."
     out = []
     ts = entry.get('time_step')
@@ -468,7 +540,9 @@ def explain_markdown(res:dict) -> str:
         md += [''] + [f"![{f}]({f})" for f in e.get('figures', [])]
     return '\n'.join(md) + '\n'
 
-def add_report_section(run, res:dict) -> bool:
+def add_report_section(run,        # run folder
+                       res:dict    # an `explain_run` result
+                      ) -> bool:   # False when RUN/report.md does not exist
     "Add (or replace) a '## Node explanations' section with one line per node in RUN/report.md, when it exists."
     p = Path(run)/'report.md'
     if not p.exists(): return False
@@ -500,7 +574,8 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
                 n_codes:int=8,        # typical codes at which the decoder's response is taken
                 figures:bool=True,    # write the PNG figures
                 n_workers:int=1,      # processes for the MI tables
-                seed:int=0) -> dict:  # random seed (subsets, codes, nulls)
+                seed:int=0            # random seed (subsets, codes, nulls)
+               ) -> dict:
     "What each node tracks (metadata, labels, time), which lines it moves and whether it acts like a Doppler shift; writes RUN/explain.json, explain.md, PNGs."
     r = Run(run, store); run = r.path
     mu, _, index = r.latents()

@@ -30,7 +30,10 @@ SPECTRAL_WINDOWS = {
     'O₂ B telluric':  (6866., 6906.),
 }
 
-def clip_windows(grid:Grid, windows:dict|None=None, min_pixels:int=10) -> dict:
+def clip_windows(grid:Grid,                # the grid to clip to
+                 windows:dict|None=None,   # name -> (w0, w1) Å; None: `SPECTRAL_WINDOWS`
+                 min_pixels:int=10         # windows with fewer valid pixels are dropped
+                ) -> dict:
     "Windows (name -> (w0, w1) Å) clipped to the grid's core; those with fewer than `min_pixels` valid pixels dropped."
     windows = SPECTRAL_WINDOWS if windows is None else windows
     wave, valid, out = grid.wave, grid.valid, {}
@@ -41,7 +44,10 @@ def clip_windows(grid:Grid, windows:dict|None=None, min_pixels:int=10) -> dict:
     return out
 
 # %% ../nbs/08_explore.ipynb #184a711b
-def decode_latents(model, z, bs:int=16) -> np.ndarray:
+def decode_latents(model,      # a model with `decode` (e.g. `SpectrumVAE`)
+                   z,          # (n, n_latent) or (n_latent,) latent vectors
+                   bs:int=16   # vectors per batch
+                  ) -> np.ndarray:  # (n, length) float32
     "Decode latent vectors `z` (n, n_latent) to spectra (n, length) float32."
     dev = model_device(model)
     z, out = np.atleast_2d(np.asarray(z, dtype=np.float32)), []
@@ -50,14 +56,21 @@ def decode_latents(model, z, bs:int=16) -> np.ndarray:
             out.append(model.decode(torch.from_numpy(z[i:i+bs]).to(dev)).reshape(len(z[i:i+bs]), -1).float().cpu().numpy())
     return np.concatenate(out)
 
-def encode_flux(model, flux) -> np.ndarray:
+def encode_flux(model,  # a model with `encode` (e.g. `SpectrumVAE`)
+                flux    # (n, length) or (length,) normalised flux; NaN = no data
+               ) -> np.ndarray:  # (n, n_latent) latent means
     "Latent means (n, n_latent) of normalised flux arrays (n, length) or (length,); NaN treated as masked (0)."
     x = np.atleast_2d(np.asarray(flux, dtype=np.float32))
     with torch.no_grad(): mu, _ = model.encode(torch.from_numpy(x)[:, None].to(model_device(model)))   # NaN: invalid
     return mu.float().cpu().numpy()
 
 # %% ../nbs/08_explore.ipynb #e4423289
-def node_values(latents, node:int, n:int=9, quantiles=(0.02, 0.98), spacing:str='quantile') -> np.ndarray:
+def node_values(latents,                  # (n, n_latent) latent means
+                node:int,                 # the node
+                n:int=9,                  # values returned
+                quantiles=(0.02, 0.98),   # the two ends, as quantiles of the node's values
+                spacing:str='quantile'    # 'quantile' (evenly in the distribution) or 'linear' (evenly in value)
+               ) -> np.ndarray:           # (n,) node values
     "`n` values of `node` spanning its observed range between the given quantiles."
     x = np.asarray(latents)[:, node]
     if spacing == 'quantile': return np.quantile(x, np.linspace(*quantiles, n))
@@ -83,8 +96,18 @@ class Traversal:
         return self.frames[np.argmin(np.abs(self.values - self.mu[self.node]))]
 
 # %% ../nbs/08_explore.ipynb #698b4118
-def traverse(run_or_model, node:int, spectrum=0, n_frames:int=9, quantiles=(0.02, 0.98), spacing:str='quantile',
-             values=None, latents=None, grid=None, store=None, device='cpu') -> Traversal:
+def traverse(run_or_model,             # run folder, or a model with `decode`
+             node:int,                 # the node to sweep
+             spectrum=0,               # the start: position in the latents, dp_id, or a latent vector
+             n_frames:int=9,           # frames (node values)
+             quantiles=(0.02, 0.98),   # the two ends of the sweep, as quantiles of the node's values
+             spacing:str='quantile',   # 'quantile' (evenly in the distribution) or 'linear' (evenly in value)
+             values=None,              # the node values to use instead (then `n_frames`, `quantiles`, `spacing` are unused)
+             latents=None,             # (n, n_latent) latent means, when `run_or_model` is a model
+             grid=None,                # the model's `Grid`, when `run_or_model` is a model
+             store=None,               # the store (for the observed spectrum); None: the run's own
+             device='cpu'              # where the model decodes
+            ) -> Traversal:
     "Sweep `node` of `spectrum` (position, dp_id or latent vector) over its observed range and decode each frame."
     run = as_run(run_or_model, latents, grid, store)
     observed, label = None, 'latent vector'
@@ -107,9 +130,11 @@ def decoded_shift(run_or_model,                 # run folder, or a model with `d
                   node:int,                     # the node to sweep
                   n_base:int=16,                # spectra whose codes are the starting points
                   quantiles=(0.02, 0.98),       # the two ends of the sweep, as quantiles of the node's values
-                  latents=None, grid=None,      # latent means and grid, when `run_or_model` is a model
+                  latents=None,                 # (n, n_latent) latent means, when `run_or_model` is a model
+                  grid=None,                    # the model's `Grid`, when `run_or_model` is a model
                   label=None,                   # a label per latent row (e.g. RV [km/s]): adds the range the node encodes
-                  seed:int=0) -> dict:
+                  seed:int=0                    # seed for drawing the `n_base` codes
+                 ) -> dict:
     "Velocity [km/s] by which decoded lines move when `node` goes from its low to its high value (median over `n_base` codes)."
     from stellar_nbs.ccf import relative_shift
     run = as_run(run_or_model, latents, grid)
@@ -133,8 +158,14 @@ def decoded_shift(run_or_model,                 # run folder, or a model with `d
     return out
 
 # %% ../nbs/08_explore.ipynb #744faf68
-def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=None, ncols:int=3,
-                   cmap:str='coolwarm', panel_size=(4.2, 2.8), fig=None):
+def plot_traversal(trav:Traversal,              # a `traverse` result
+                   windows:dict|None=None,      # name -> (w0, w1) Å; None: `SPECTRAL_WINDOWS`
+                   highlight:int|None=None,     # frame drawn bold, the others faded; None: all alike
+                   ncols:int=3,                 # panels per row
+                   cmap:str='coolwarm',         # matplotlib colour map of the node value
+                   panel_size=(4.2, 2.8),       # (width, height) of a panel [inches]
+                   fig=None                     # a figure to draw into; None: a new one
+                  ):
     "Frames of `trav` in zoomed spectral windows, coloured by node value; returns the figure."
     wins = clip_windows(trav.grid, windows)
     if not wins: raise ValueError(f"none of the windows {list(windows or SPECTRAL_WINDOWS)} overlap the grid {trav.grid.wmin}-{trav.grid.wmax} Å")
@@ -162,7 +193,13 @@ def plot_traversal(trav:Traversal, windows:dict|None=None, highlight:int|None=No
     return fig
 
 # %% ../nbs/08_explore.ipynb #dd5d8316
-def traversal_filmstrip(trav:Traversal, path=None, windows:dict|None=None, frames=None, cmap:str='coolwarm', dpi:int=90):
+def traversal_filmstrip(trav:Traversal,            # a `traverse` result
+                        path=None,                 # PNG file to save (and close the figure); None: not saved
+                        windows:dict|None=None,    # name -> (w0, w1) Å; None: `SPECTRAL_WINDOWS`
+                        frames=None,               # frame indices to show, one row each; None: all
+                        cmap:str='coolwarm',       # matplotlib colour map of the node value
+                        dpi:int=90                 # resolution of the saved PNG
+                       ):
     "A grid of panels, one row per frame and one column per window, each frame over the base reconstruction."
     wins = clip_windows(trav.grid, windows)
     idx = list(range(len(trav.values)) if frames is None else frames)
@@ -207,7 +244,12 @@ show(slider.value);
 </script></body></html>
 """
 
-def traversal_html(trav:Traversal, path, windows:dict|None=None, dpi:int=70, **kwargs) -> Path:
+def traversal_html(trav:Traversal,            # a `traverse` result
+                   path,                      # the HTML file to write
+                   windows:dict|None=None,    # name -> (w0, w1) Å; None: `SPECTRAL_WINDOWS`
+                   dpi:int=70,                # resolution of the embedded PNGs
+                   **kwargs                   # more options of `plot_traversal` (ncols=, cmap=, panel_size=)
+                  ) -> Path:                  # `path`
     "Write a self-contained HTML page: every frame as an embedded PNG, switched by a range slider (no kernel needed)."
     pngs = [_png_base64(plot_traversal(trav, windows, highlight=i, **kwargs), dpi) for i in range(len(trav.values))]
     pct = trav.percentiles if trav.percentiles is not None else [np.nan] * len(trav.values)
@@ -222,7 +264,10 @@ def traversal_html(trav:Traversal, path, windows:dict|None=None, dpi:int=70, **k
     return path
 
 # %% ../nbs/08_explore.ipynb #643d7e43
-def traversal_widget(trav:Traversal, windows:dict|None=None, **kwargs):
+def traversal_widget(trav:Traversal,           # a `traverse` result
+                     windows:dict|None=None,   # name -> (w0, w1) Å; None: `SPECTRAL_WINDOWS`
+                     **kwargs                  # more options of `plot_traversal` (ncols=, cmap=, panel_size=)
+                    ):                         # the ipywidgets box (slider and figure)
     "An ipywidgets slider over the frames of `trav` (needs ipywidgets and a live kernel)."
     try: import ipywidgets as widgets
     except ImportError: raise ImportError("traversal_widget needs ipywidgets (pip install ipywidgets); "
@@ -250,8 +295,17 @@ def robust_standardisation(x) -> tuple:
 # %% ../nbs/08_explore.ipynb #42b57b90
 class LatentIndex:
     "Nearest-neighbour search over standardised informative nodes of the encoded archive."
-    def __init__(self, latents, nodes, dp_ids=None, rows=None, labels:pd.DataFrame|None=None,
-                 centre=None, scale=None, run=None, grid:Grid|None=None):
+    def __init__(self,
+                 latents,                       # (n, n_latent) latent means
+                 nodes,                         # nodes searched (e.g. the informative ones)
+                 dp_ids=None,                   # (n,) dp_id of each row; None: '#0', '#1', ...
+                 rows=None,                     # (n,) store row of each row; None: 0..n-1
+                 labels:pd.DataFrame|None=None, # (n rows) labels shown with the results; None: none
+                 centre=None,                   # (len(nodes),) centre of the standardisation; None (or `scale` None): the median
+                 scale=None,                    # (len(nodes),) scale of the standardisation; None (or `centre` None): 1.4826 MAD
+                 run=None,                      # run folder (its model encodes FITS-file queries)
+                 grid:Grid|None=None            # the model's grid, for FITS-file queries
+                ):
         latents = np.asarray(latents)
         self.nodes = np.asarray(nodes, dtype=np.int64)
         if self.nodes.ndim != 1 or not len(self.nodes): raise InputError("LatentIndex needs at least one node")
@@ -401,7 +455,11 @@ def _point(self:LatentIndex, q) -> np.ndarray:
     return (v - self.centre) / self.scale
 
 @patch
-def query(self:LatentIndex, q, k:int=10, exclude_self:bool=True) -> pd.DataFrame:
+def query(self:LatentIndex,
+          q,                       # latent vector (n_latent or n_nodes), dp_id in the index, or a FITS path
+          k:int=10,                # neighbours returned
+          exclude_self:bool=True   # leave out `q` itself when it is a dp_id of the index
+         ) -> pd.DataFrame:        # rank, row, dp_id, distance, then the labels
     "The `k` nearest spectra to `q` (latent vector, dp_id or FITS path): rank, row, dp_id, distance, labels."
     x = self._point(q)
     skip = self.position(q) if (exclude_self and isinstance(q, str)) else None
@@ -412,7 +470,10 @@ def query(self:LatentIndex, q, k:int=10, exclude_self:bool=True) -> pd.DataFrame
     return pd.concat([out, self.labels.iloc[idx].reset_index(drop=True)], axis=1)
 
 @patch
-def query_many(self:LatentIndex, vectors, k:int=10) -> tuple:
+def query_many(self:LatentIndex,
+               vectors,    # (n, n_latent) or (n, n_nodes) latent vectors
+               k:int=10    # neighbours per vector
+              ) -> tuple:  # (distances, positions), each (n, k)
     "Batch search for latent vectors (n, n_latent or n_nodes): (distances, positions), each (n, k)."
     v = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
     if v.shape[1] == self.n_latent and v.shape[1] != len(self.nodes): v = v[:, self.nodes]

@@ -52,7 +52,10 @@ def jsonable(o,                   # a value: dicts, lists, tuples, arrays, NumPy
     if o is pd.NA or o is pd.NaT: return None
     return o
 
-def write_json(path, obj, indent:int=1):
+def write_json(path,          # the file to (re)write
+               obj,           # a value `jsonable` can convert (dicts, lists, arrays, NumPy scalars, ...)
+               indent:int=1   # indentation of `json.dumps`
+              ):
     "Write `jsonable(obj)` as JSON to `path`, atomically."
     atomic_write(path, json.dumps(jsonable(obj), indent=indent))
 

@@ -22,7 +22,9 @@ def paper_kernel(i:int) -> int:
     "Kernel size of encoder layer `i` (0-based) in the paper's schedule: 7, then 5, 5, then 3."
     return 7 if i == 0 else 5 if i < 3 else 3
 
-def n_halvings(length:int, min_positions:int=16) -> int:
+def n_halvings(length:int,            # pixels of the grid
+               min_positions:int=16   # do not halve below this many positions
+              ) -> int:
     "How many stride-2 layers a spectrum of `length` pixels gets: halve while the result is an integer >= `min_positions`."
     if length < min_positions: raise InputError(f"length {length} is shorter than min_positions={min_positions}")
     n = 0
@@ -34,7 +36,10 @@ PRESETS = {'paper': dict(width=1.0, n_latent=128),
            'cpu':   dict(width=0.5, n_latent=128),
            'tiny':  dict(width=0.25, n_latent=16)}
 
-def vae_config(length:int=327680, preset:str='paper', min_positions:int=16) -> dict:
+def vae_config(length:int=327680,     # pixels of the grid
+               preset:str='paper',    # 'paper' (full width, 128 nodes), 'cpu' (half width) or 'tiny' (quarter width, 16 nodes)
+               min_positions:int=16   # the encoder stops halving before fewer positions than this remain
+              ) -> dict:              # `SpectrumVAE` keyword arguments
     "`SpectrumVAE` keyword arguments for a grid of `length` pixels under `preset` ('paper', 'cpu' or 'tiny')."
     if preset not in PRESETS: raise InputError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     p = PRESETS[preset]
@@ -112,14 +117,20 @@ class SpectrumVAE(nn.Module):
         "The ae1d of Sedaghat et al. (2020): 327,680 pixels, 128 latent nodes, 7,046,997 parameters."
         return cls(**vae_config(327680, 'paper'))
 
-    def encode(self, x, valid=None):
+    def encode(self,
+               x,           # (B, 1, length) flux; NaN = no data
+               valid=None   # (B, 1, length) bool, True where `x` is data; None: where it is finite
+              ):            # (mu, logvar), each (B, n_latent)
         "Mean and log-variance of q(z|x) for flux `x` (B, 1, length); pixels where `valid` is False (or NaN) read as 0."
         if x.shape[-1] != self.config['length']:
             raise ValueError(f"input has {x.shape[-1]} pixels, the model expects {self.config['length']}")
         h = self.encoder(zero_invalid(x, valid)).flatten(1)
         return self.to_mu(h), self.to_logvar(h)
 
-    def reconstruct(self, x, valid=None):
+    def reconstruct(self,
+                    x,           # (B, 1, length) flux; NaN = no data
+                    valid=None   # (B, 1, length) bool, True where `x` is data; None: where it is finite
+                   ):            # (B, 1, length) decoded flux
         "The decoded posterior mean of `x` (B, 1, length): what the model makes of each spectrum."
         return self.decode(self.encode(x, valid)[0])
 
@@ -130,7 +141,10 @@ class SpectrumVAE(nn.Module):
         if not self.velocity: return rest
         return self.doppler(rest, z[:, self.velocity['node']] * self.velocity['scale'])
 
-    def doppler(self, flux, v):
+    def doppler(self,
+                flux,  # (B, 1, length) rest-frame flux on the model's grid
+                v      # (B,) velocities [km/s]; positive moves lines to the red
+               ):      # (B, 1, length) shifted flux
         "The Doppler layer: `flux` (B, 1, length) with every line moved by velocity `v` (B,) [km/s] (positive: redder)."
         return fractional_shift(flux, v.float()[:, None] * self.pixels_per_kms[None])
 

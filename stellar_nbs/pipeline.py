@@ -27,7 +27,11 @@ class Demo:
 DEMOS = dict(cpu=Demo(DEMO_GRID, 500, 'cpu'), long=Demo(DEMO_GRID, 1000, 'cpu_long'), full=Demo('harps', 500, 'paper'))
 
 # %% ../nbs/09_pipeline.ipynb #17d65824
-def decoder_use(run, rep:dict, store=None, labels=('radvel',)) -> dict:
+def decoder_use(run,                  # the analysed run folder (needs model.pth; otherwise `rep` comes back unchanged)
+                rep:dict,             # its report (`analyse_run`'s, with `best_node`)
+                store=None,           # the store; None: the run's own
+                labels=('radvel',)    # velocity labels whose best node to check
+               ) -> dict:             # `rep` with `decoder_use` added (and written to report.json) when any label was checked
     "Add `decoder_use` to a report: for each velocity label's best node, how far the decoder moves lines over the node's range."
     from stellar_nbs.explore import decoded_shift
     from stellar_nbs.report import run_labels
@@ -72,7 +76,8 @@ def run_demo(out,                  # folder for everything (archive/, store/, ru
              epochs:int=None,      # training epochs (default: the recipe's)
              device=None,          # 'cpu' or 'cuda' (default: a GPU when one is visible)
              workers=None,         # processes for preparing the store (None: `store.prepare` picks)
-             log=print) -> tuple:  # where the step lines go
+             log=print             # where the step lines go
+            ) -> tuple:            # (report dict, percentile rank of each injected odd spectrum)
     "The whole chain on a mock archive; returns `(report dict, percentile rank of each injected odd spectrum)`."
     from stellar_nbs.archive import mock_archive
     from stellar_nbs.store import prepare

@@ -46,7 +46,9 @@ def canonical_labels(labels:pd.DataFrame) -> tuple:
     return labels.rename(columns=rename), notes
 
 # %% ../nbs/07a_report.ipynb #77afc990
-def numeric_labels(labels:pd.DataFrame, src='labels') -> tuple:
+def numeric_labels(labels:pd.DataFrame,  # label table with dp_id
+                   src='labels'          # name of its source (e.g. the CSV path), for error messages
+                  ) -> tuple:
     "`(labels with numeric text parsed, notes)`; text columns are kept (target names, spectral types) but noted as not analysed."
     out, text = labels.copy(), []
     for c in labels.columns:
@@ -69,7 +71,11 @@ def label_columns(labels:pd.DataFrame) -> list:
     return [l for l in LABELS if l in cols] + [c for c in cols if c not in LABELS]
 
 # %% ../nbs/07a_report.ipynb #331f5939
-def run_labels(run, index, store=None, labels=None):
+def run_labels(run,          # run folder
+               index,        # latents_index.csv as a DataFrame: the dp_id of each latent row
+               store=None,   # store (path or `Store`) whose labels.csv to use; None: the run's own
+               labels=None   # a label table (DataFrame, or CSV path) with dp_id, instead of the store's
+              ):
     "Labels aligned to the latent rows of `index` (joined on dp_id); empty columns when none are found."
     if labels is None:
         sp = Run(run, store).store_path
@@ -103,7 +109,11 @@ def _legend_by_type(ax, types):
         ax.plot([], [], 'o', ms=4, color=SPTYPE_COLORS.get(t, '0.6'), label=t if t != '?' else 'no type')
     ax.legend(title='sp. type', fontsize=7, title_fontsize=7, loc='best', markerscale=1.2)
 
-def plot_node_vs_label(latents, labels, best, max_cols=4):
+def plot_node_vs_label(latents,     # (n, d) latent means
+                       labels,      # (n rows) labels aligned with `latents` (sptype_letter for the colours)
+                       best,        # `best_nodes` table: index label; node, mi, err
+                       max_cols=4   # panels per row
+                      ):            # the figure; None when no label has a best node
     "For each label with a best node: node value against label value, coloured by spectral type."
     best = best[best.index.isin(labels.columns)]
     best = best.loc[[l for l in LABELS if l in best.index] + [l for l in best.index if l not in LABELS]]
@@ -121,7 +131,11 @@ def plot_node_vs_label(latents, labels, best, max_cols=4):
     fig.tight_layout()
     return fig
 
-def corner_plot(latents, nodes, labels=None, max_nodes=8):
+def corner_plot(latents,      # (n, d) latent means
+                nodes,        # nodes to plot
+                labels=None,  # (n rows) labels aligned with `latents`, for colours by spectral type; None: grey
+                max_nodes=8   # at most this many nodes (the most spread)
+               ):             # the figure; None without nodes
     "Pairwise scatter of `nodes` (at most `max_nodes`, most spread first), histograms on the diagonal."
     nodes = list(nodes)
     if len(nodes) > max_nodes: nodes = [nodes[i] for i in np.argsort(-node_spread(latents[:, nodes]))[:max_nodes]]
@@ -162,7 +176,12 @@ def count_warnings(n_informative:int,  # nodes above the paper's MAD threshold
     return []
 
 # %% ../nbs/07a_report.ipynb #4d3a059f
-def untrained_latents(run, store=None, seed=0, max_rows=2000, bs=64):
+def untrained_latents(run,           # run folder with config.json (the model's architecture)
+                      store=None,    # store (path or `Store`); None: the run's own
+                      seed=0,        # seed of the initial weights and of the row subsample
+                      max_rows=2000, # encode at most this many spectra (a random subset)
+                      bs=64          # batch size
+                     ):              # (min(n, max_rows), d) posterior means, cached in the run folder
     "Posterior means of a freshly initialised model of the run's architecture on (up to `max_rows`) store spectra; cached."
     import torch
     from stellar_nbs.model import SpectrumVAE
@@ -201,7 +220,9 @@ class AnalysisConfig:
         if self.method not in ('ksg', 'hist', 'gmm'): raise InputError(f"method must be 'ksg', 'hist' or 'gmm', got {self.method!r}")
         if self.stat not in ('mad', 'std'): raise InputError(f"stat must be 'mad' or 'std', got {self.stat!r}")
 
-def analysis_config(config:AnalysisConfig=None, **changes) -> AnalysisConfig:
+def analysis_config(config:AnalysisConfig=None,  # the starting settings; None: `AnalysisConfig()`
+                    **changes                    # fields to change; other names go to `mi` (options of `mi_table`)
+                   ) -> AnalysisConfig:  # a new config (`config` is frozen)
     "`config` (default `AnalysisConfig()`) with `changes`; names that are not fields go to `mi` (options of `mi_table`)."
     config = config or AnalysisConfig()
     names = set(AnalysisConfig.__dataclass_fields__)
@@ -209,7 +230,11 @@ def analysis_config(config:AnalysisConfig=None, **changes) -> AnalysisConfig:
     return replace(config, **{k: v for k, v in changes.items() if k in names}, mi={**config.mi, **mi})
 
 # %% ../nbs/07a_report.ipynb #70ef9eb7
-def informative_part(mu, logvar=None, null=None, config:AnalysisConfig=None) -> dict:
+def informative_part(mu,                        # (n, d) latent means
+                     logvar=None,               # (n, d) latent log-variances; None: active units and activity ratios left out
+                     null=None,                 # (m, d) latent means of an untrained model, for the untrained-model rule; None: none
+                     config:AnalysisConfig=None # the settings; None: `AnalysisConfig()`
+                    ) -> dict:
     "Method 1: spreads, informative nodes, active units, activity ratios and bootstrap count intervals."
     c = config or AnalysisConfig()
     spread, inf = node_spread(mu, c.stat), informative_nodes(mu, c.threshold, c.stat)
@@ -223,7 +248,13 @@ def informative_part(mu, logvar=None, null=None, config:AnalysisConfig=None) -> 
     if null is not None: out['untrained_mad'] = node_spread(null, 'mad').tolist()
     return out
 
-def label_part(mu, lab:pd.DataFrame, used:list, inf, ratio=None, config:AnalysisConfig=None) -> tuple:
+def label_part(mu,                          # (n, d) latent means
+               lab:pd.DataFrame,            # (n rows) labels aligned with `mu`
+               used:list,                   # label columns to analyse
+               inf,                         # informative node indices (Method 1)
+               ratio=None,                  # (d,) activity ratio per node; None: not reported
+               config:AnalysisConfig=None   # the settings; None: `AnalysisConfig()`
+              ) -> tuple:
     "Method 2: `(report part, MI table, best nodes)`: best node per label, labels without one, decodability, ranked nodes."
     c = config or AnalysisConfig()
     method, n_workers, seed, max_rows, mi_kwargs = c.method, c.n_workers, c.seed, c.max_rows, c.mi
@@ -240,7 +271,13 @@ def label_part(mu, lab:pd.DataFrame, used:list, inf, ratio=None, config:Analysis
     out['mi_table'] = table.to_dict('records')
     return out, table, best
 
-def independence_part(mu, table:pd.DataFrame, inf, spread, truth:pd.DataFrame=None, config:AnalysisConfig=None) -> dict:
+def independence_part(mu,                          # (n, d) latent means
+                      table:pd.DataFrame,          # the MI table of `label_part`
+                      inf,                         # informative node indices (Method 1)
+                      spread,                      # (d,) spread of each node (`config.stat`)
+                      truth:pd.DataFrame=None,     # (n rows) truth table with dp_id, to trace the independent nodes to; None: not traced
+                      config:AnalysisConfig=None   # the settings; None: `AnalysisConfig()`
+                     ) -> dict:
     "Node-node MI among the ranked informative nodes, the independently informative ones and (with `truth`) what they track."
     c = config or AnalysisConfig()
     ranked = list(rank_nodes(table, inf).node[:c.max_node_mi]) if len(inf) else []
@@ -324,7 +361,8 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
                 untrained=None,   # latents of an untrained model (array, .npy path, or 'auto') for the untrained-model rule
                 config:AnalysisConfig=None,  # the settings (default `AnalysisConfig()`)
                 figures:bool=True,  # write the PNG figures
-                **changes) -> 'Report': # fields of `AnalysisConfig` to change (n_boot=, max_rows=, ...); others go to `mi_table`
+                **changes         # fields of `AnalysisConfig` to change (n_boot=, max_rows=, ...); others go to `mi_table`
+               ) -> 'Report':    # also written as RUN/report.json and report.md
     "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the `Report`."
     c = analysis_config(config, **changes)
     mu, logvar, index = Run(run).latents()
@@ -366,7 +404,9 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
 # %% ../nbs/07a_report.ipynb #38185b5b
 ADDED_SECTIONS = ('## Node explanations',)    # report.md sections that other commands (explain) add
 
-def split_section(text:str, head:str) -> tuple:
+def split_section(text:str,  # markdown, e.g. a report.md
+                  head:str   # the section's heading line, e.g. '## Node explanations'
+                 ) -> tuple:
     "`text` without the section whose heading line is `head` (up to the next '## ' heading), and that section ('' if absent)."
     i = text.find('\n' + head)
     if i < 0: return text, ''

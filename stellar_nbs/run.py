@@ -42,7 +42,11 @@ class Latents:
         return int(hits[0])
 
     @classmethod
-    def of(cls, mu, logvar=None, index=None):
+    def of(cls,
+           mu,            # (n, n_latent) posterior means
+           logvar=None,   # (n, n_latent) posterior log-variances; None: absent
+           index=None     # DataFrame with `row` and `dp_id` per latent row; None: row 0..n-1, dp_id '#i'
+          ):
         "Latents from arrays; a plain numbering (`row` 0..n-1, `dp_id` '#i') when there is no index."
         mu = np.asarray(mu)
         if index is None: index = pd.DataFrame({'row': np.arange(len(mu)), 'dp_id': [f'#{i}' for i in range(len(mu))]})
@@ -113,7 +117,10 @@ def need_grid(self) -> Grid:
 
 # %% ../nbs/04a_run.ipynb #061b5db7
 @patch_to(Run)
-def model(self, device='cpu', fname:str='model.pth'):
+def model(self,
+          device='cpu',           # where the model goes
+          fname:str='model.pth'   # the run file to load: 'model.pth' or 'checkpoint.pth' (the last checkpoint)
+         ):                       # a `SpectrumVAE` in eval mode
     "The trained `model.SpectrumVAE` (eval mode, on `device`); `fname` 'checkpoint.pth' for the last checkpoint."
     if 'model' in self._parts: return self._parts['model'].eval()
     import torch                                   # here, not at the top: reading latents and reports needs no torch
@@ -149,7 +156,11 @@ def _save_npy(fname, arr):
     with open(fname, 'wb') as f: np.save(f, arr)
 
 @patch_to(Run)
-def write_latents(self, mu, logvar, dp_ids):
+def write_latents(self,
+                  mu,       # (n, n_latent) posterior means, one row per store row
+                  logvar,   # (n, n_latent) posterior log-variances
+                  dp_ids    # (n,) dp_id of each store row
+                 ):
     "Write `latents.npy`, `latents_logvar.npy` and `latents_index.csv` (row, dp_id) of every store row, as one set."
     mu, logvar, dp_ids = np.asarray(mu, np.float32), np.asarray(logvar, np.float32), np.asarray(dp_ids)
     if mu.ndim != 2 or mu.shape != logvar.shape or len(dp_ids) != len(mu):
@@ -181,7 +192,13 @@ def write_config(self, cfg:dict):
 
 # %% ../nbs/04a_run.ipynb #9a2a2153
 @patch_to(Run, cls_method=True)
-def of(cls, model=None, latents=None, grid:Grid=None, index=None, store=None) -> Run:
+def of(cls,
+       model=None,      # a model with `encode`/`decode`
+       latents=None,    # (n, n_latent) latent means or a `Latents`
+       grid:Grid=None,  # the model's grid
+       index=None,      # DataFrame with `row` and `dp_id` per latent row (for array `latents`); None: a plain numbering
+       store=None       # a store (path or `Store`)
+      ) -> Run:
     "A `Run` held in memory: a model (anything with `encode`/`decode`), latent means, a grid, an index, a store."
     run = cls(None, store)
     if model is not None: run._parts['model'] = model
@@ -189,7 +206,11 @@ def of(cls, model=None, latents=None, grid:Grid=None, index=None, store=None) ->
     if grid is not None: run._parts['grid'] = grid
     return run
 
-def as_run(run_or_model, latents=None, grid:Grid=None, store=None) -> Run:
+def as_run(run_or_model,     # a `Run`, a run folder, a model with `decode`, or None
+           latents=None,     # (n, n_latent) latent means or a `Latents`, replacing the run's
+           grid:Grid=None,   # a grid, replacing the run's
+           store=None        # a store (path or `Store`) for the run; a given `Run` keeps its own
+          ) -> Run:
     "`run_or_model` as a `Run`: a `Run`, a run folder, or a model (with `latents`/`grid` given in memory)."
     if isinstance(run_or_model, Run): run = run_or_model
     elif hasattr(run_or_model, 'decode'): return Run.of(run_or_model, latents, grid, store=store)

@@ -82,7 +82,12 @@ class ZeroInvalid(Callback):
 class KLWarmup(Callback):
     "KL weight 0 until `start`, linear to `beta` at `end`, then constant; ints are iterations, floats fractions of the run."
     order = -10
-    def __init__(self, start=5000, end=20000, beta:float=0.3, total:int=None):
+    def __init__(self,
+                 start=5000,       # iteration (int) or fraction of the run (float) where the weight starts to rise from 0
+                 end=20000,        # iteration or fraction where it reaches `beta` (same kind as `start`)
+                 beta:float=0.3,   # the final KL weight
+                 total:int=None    # iterations of the whole run, for fractions; None: those of the current `fit`
+                ):
         if isinstance(start, float) != isinstance(end, float) and not (start == 0 or end == 0):
             raise ValueError("give start and end both as iterations (int) or both as fractions (float)")
         if end < start: raise ValueError(f"KL warm-up ends ({end}) before it starts ({start})")
@@ -96,7 +101,10 @@ class KLWarmup(Callback):
             return self.start * total, self.end * total
         return self.start, self.end
 
-    def weight(self, iteration:int, total:int=None) -> float:
+    def weight(self,
+               iteration:int,   # training iteration (batches so far)
+               total:int=None   # iterations of the whole run (needed for fractional bounds); None: `self.total`
+              ) -> float:
         "KL weight at `iteration`."
         s, e = self.bounds(total)
         if iteration <= s: return 0. if e > s else float(self.beta) * (iteration >= e)
@@ -159,7 +167,9 @@ def _plain(o):
     if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
     return o.item() if isinstance(o, np.generic) else o
 
-def save_checkpoint(learn, fname):
+def save_checkpoint(learn,  # the `Learner`
+                    fname   # file to write
+                   ):
     "Atomically save model, optimiser state, `learn.iteration` and the epoch to `fname`."
     model = _bare_model(learn.model)
     epoch = learn.iteration // max(1, len(learn.dls.train)) if getattr(learn, 'dls', None) is not None else getattr(learn, 'epoch', 0)
@@ -167,7 +177,10 @@ def save_checkpoint(learn, fname):
                  iteration=int(learn.iteration), epoch=int(epoch), config=getattr(model, 'config', None))
     atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
-def load_checkpoint(learn, fname, with_opt:bool=True):
+def load_checkpoint(learn,              # the `Learner` to restore into
+                    fname,              # a `save_checkpoint` file
+                    with_opt:bool=True  # restore the optimiser state too
+                   ):                   # the checkpoint's dict (model, opt, iteration, epoch, config)
     "Restore model, optimiser state and `learn.iteration` from `fname` (loaded with `weights_only=True`)."
     state = torch.load(fname, map_location='cpu', weights_only=True)
     _bare_model(learn.model).load_state_dict(state['model'])
@@ -254,7 +267,10 @@ class EpochLog(Callback):
     def after_fit(self): self.learn.logger = self.old_logger
 
 # %% ../nbs/05_train.ipynb #436b7cae
-def adam(params, lr=1e-4, **kwargs):
+def adam(params,    # the parameters (or parameter groups) to optimise
+         lr=1e-4,   # learning rate
+         **kwargs   # more options of `torch.optim.Adam` (betas=, eps=)
+        ):          # an `OptimWrapper` around `torch.optim.Adam`
     "PyTorch's Adam (no weight decay) in fastai's optimiser interface."
     return OptimWrapper(params, opt=torch.optim.Adam, lr=lr, **kwargs)
 
@@ -279,7 +295,8 @@ def vae_learner(dls,                   # `DataLoaders` of `(flux, flux, valid)` 
                 progress:bool=True,    # bars in terminals/notebooks, a line per epoch in logs
                 path='.',              # the learner's folder
                 cbs=None,              # more fastai callbacks
-                **changes) -> Learner: # fields of `TrainConfig` that change `config` (lr=, kl=, ...)
+                **changes              # fields of `TrainConfig` that change `config` (lr=, kl=, ...)
+               ) -> Learner:           # with the loss, callbacks and optimiser of `config`
     "A fastai `Learner` training `model` on `dls` (batches `(flux, flux, valid)`) with the bottleneck loss."
     config = (config or TrainConfig()).replace(**changes)
     device = getattr(dls, 'device', None) or model_device(model)
@@ -307,7 +324,13 @@ class _FluxSet(torch.utils.data.Dataset):
     def __len__(self): return len(self.rows)
     def __getitem__(self, i): r = self.rows[i]; return self.x[r], self.x[r], self.v[r]
 
-def array_dataloaders(flux, valid=None, bs:int=32, valid_pct:float=0.1, seed:int=0, device=None) -> DataLoaders:
+def array_dataloaders(flux,                   # (N, L) flux; NaN = no data
+                      valid=None,             # (N, L) bool, True where `flux` is data; None: where it is finite
+                      bs:int=32,              # spectra per batch
+                      valid_pct:float=0.1,    # fraction of the spectra held out for validation
+                      seed:int=0,             # seed of the split
+                      device=None             # device of the batches; None: fastai's default
+                     ) -> DataLoaders:
     "`DataLoaders` of `(flux, flux, valid)` batches (n_inp=1) from an (N, L) flux array (NaN = invalid)."
     flux = np.asarray(flux, dtype=np.float32)
     valid = np.isfinite(flux) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(flux)
@@ -408,7 +431,9 @@ class DopplerPairs(Callback):
         self.learn.loss_grad = self.learn.loss_grad + loss
         self.penalty = self.penalty.detach()
 
-def shift_direction(mu, d):
+def shift_direction(mu,  # (2h, n_latent): codes of h spectra at velocity d1, then the same at d2
+                    d    # (h,) velocity differences d2 - d1 in units of v_max
+                   ):    # (n_latent,) direction w
     "Least-squares direction w with mu[h:] - mu[:h] ≈ d w (h = len(d))."
     h = len(d); dm = mu[h:].float() - mu[:h].float()
     return (d[:, None] * dm).sum(0) / (d.pow(2).sum() + 1e-6)
@@ -457,7 +482,8 @@ TRAIN_PRESETS = {
 }
 
 def train_config(preset='cpu',   # a name in `TRAIN_PRESETS`, a `TrainConfig`, or a dict of its fields (a custom recipe)
-                 **changes) -> TrainConfig:
+                 **changes       # fields of `TrainConfig` to change; None keeps the recipe's value
+                ) -> TrainConfig:  # a new config (presets are not changed)
     "The training recipe `preset` with `changes` (fields of `TrainConfig`) on top; a change given as None keeps the recipe's value."
     changes = {k: v for k, v in changes.items() if v is not None}   # an option not given; `TrainConfig.replace` sets None
     if isinstance(preset, dict): preset = TrainConfig(**{'model': 'cpu', **preset})
@@ -506,7 +532,8 @@ def train_run(store,             # the store (a `Store` or its folder) to train 
               dls=None,          # `DataLoaders` to use instead of the store's (e.g. distributed ones)
               cbs=None,          # more fastai callbacks
               progress:bool=True,# bars in terminals/notebooks, a line per epoch in logs
-              **changes) -> Learner:  # fields of `TrainConfig` that change the recipe (epochs=, bs=, lr=, ...)
+              **changes          # fields of `TrainConfig` that change the recipe (epochs=, bs=, lr=, ...)
+             ) -> Learner:       # the trained learner
     "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
     config = train_config(config, **changes)
     store = as_store(store); run = Run(run, store)
@@ -546,7 +573,9 @@ def _augmentations(config:TrainConfig, grid, seed):
     out = [DopplerAugment(grid.wave, config.doppler, seed=seed)] if config.doppler else []
     return out + ([DopplerPairs(grid.wave, **config.pairs, seed=seed)] if config.pairs else [])
 
-def save_model(learn, fname):
+def save_model(learn,  # the trained `Learner`
+               fname   # file to write (model.pth)
+              ):
     "Atomically save the final weights and the model configuration (no optimiser) to `fname`."
     model = _bare_model(learn.model)
     state = dict(model=model.state_dict(), config=model.config, iteration=int(getattr(learn, 'iteration', 0)))
@@ -558,7 +587,8 @@ def encode_store(store=None,          # the store to encode (default: the run's 
                  run=None,            # the run folder whose model encodes
                  bs:int=64,           # spectra per batch
                  device=None,         # 'cpu' or 'cuda' (default: a GPU when one is visible)
-                 progress:bool=True) -> np.ndarray:
+                 progress:bool=True   # a progress bar
+                ) -> np.ndarray:      # (n, d) latent means, in store row order (also written to the run)
     "Encode every spectrum of `store` (default: the run's store) with the model of `run`; write and return the latents."
     if run is None: raise InputError("encode_store needs a run folder")
     check_number('bs', bs)
@@ -569,7 +599,14 @@ def encode_store(store=None,          # the store to encode (default: the run's 
     return mu
 
 @torch.no_grad()
-def encode_rows(model, store, rows=None, bs:int=64, device='cpu', progress:bool=False, run=None) -> tuple:
+def encode_rows(model,                 # the `SpectrumVAE` that encodes
+                store,                 # the `Store` to read
+                rows=None,             # sorted store rows to encode; None: all
+                bs:int=64,             # spectra per batch
+                device='cpu',          # 'cpu' or 'cuda'
+                progress:bool=False,   # a progress bar
+                run=None               # the model's run (folder or `Run`), to check the store's grid against; None: no check
+               ) -> tuple:
     "`(mu, logvar)` (float32) of the sorted store `rows` (default: all) encoded by `model`, in row order."
     check_number('bs', bs)
     if store.grid.length != model.config['length']:

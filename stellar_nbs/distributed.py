@@ -18,7 +18,8 @@ from .store import Store, prepare, find_fits, read_catalog, read_metadata
 from .files import atomic_write, write_json
 from .run import Run
 from .data import store_dataloaders
-from .train import train_run, train_config, default_device, encode_rows
+from .train import train_run, default_device, encode_rows
+from .recipe import TrainConfig, train_config
 
 # %% ../nbs/05a_distributed.ipynb #c8f5caf2
 def parse_shard(shard) -> tuple:
@@ -208,7 +209,6 @@ def distributed_worker(store,        # store folder or `Store`
     device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}" if cuda else 'cpu'
     if cuda: torch.cuda.set_device(device)
     from dataclasses import fields
-    from stellar_nbs.train import TrainConfig
     seed = kwargs.pop('seed', 0)
     config = train_config(kwargs.pop('config', 'cpu'), **{f.name: kwargs.pop(f.name) for f in fields(TrainConfig) if f.name in kwargs})
     trainer = StoreDistributedTrainer(seed=seed, cpu=not cuda)

@@ -22,7 +22,7 @@ class Demo:
     "A demo: the grid, the mock archive's size and the training recipe."
     grid: str          # grid spec ('harps', or 'WMIN:WMAX:STEP')
     n_targets: int     # stars in the mock archive (up to 4 exposures each)
-    preset: str        # training recipe (a name in `train.TRAIN_PRESETS`)
+    preset: str        # training recipe (a name in `recipe.TRAIN_PRESETS`)
 
 DEMOS = dict(cpu=Demo(DEMO_GRID, 500, 'cpu'), long=Demo(DEMO_GRID, 1000, 'cpu_long'), full=Demo('harps', 500, 'paper'))
 

@@ -119,7 +119,7 @@ def synthetic_store(d, lab, px=512, metadata=True, seed=0):
 
 def m_explain(n, tmp, max_rows=20_000):
     "explain's table steps as explain_run runs them: observing metadata (metadata.csv + catalogue), labels, MI of the nodes with both."
-    from stellar_nbs.explain import observing_metadata, column_mi
+    from stellar_nbs.metadata import observing_metadata, column_mi
     from stellar_nbs.report import run_labels
     from stellar_nbs.store import Store
     d, lab = synthetic_run(Path(tmp)/'run', n)

@@ -10,7 +10,7 @@ def test_demo_long_recipe_settings_reach_the_run(tmp_path, capsys):
     finally: torch.set_num_threads(threads)
     cfg = json.loads((tmp_path/'d'/'run'/'config.json').read_text())
     assert cfg['grid']['step'] == 1.0 and cfg['epochs'] == 2 and cfg['preset'] == 'cpu_long'
-    from stellar_nbs.train import TRAIN_PRESETS
+    from stellar_nbs.recipe import TRAIN_PRESETS
     kl = TRAIN_PRESETS['cpu_long'].kl                                         # --long: the cpu_long recipe
     assert {k: cfg['kl'][k] for k in ('start', 'end', 'beta')} == kl and cfg['model']['velocity']['node'] == 0
     out = capsys.readouterr().out

@@ -10,8 +10,8 @@ from stellar_nbs.ccf import doppler_factor
 from stellar_nbs.mock import stellar_lines, line_tau0, SUN, Spectrograph, Exposure
 from stellar_nbs.archive import mock_archive
 from stellar_nbs.store import prepare, Store, read_metadata
-from stellar_nbs.explain import (explain_run, observing_metadata, decoder_response, continuum_part, doppler_likeness,
-                                 line_part, time_step, node_summary)
+from stellar_nbs.explain import explain_run, decoder_response, continuum_part, doppler_likeness, line_part, node_summary
+from stellar_nbs.metadata import observing_metadata, time_step
 
 GRID = '5000:5400:0.25'
 STEP_MJD = 56000.                 # node 1 steps up here (an instrument intervention)

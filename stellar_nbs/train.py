@@ -28,7 +28,8 @@ from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 from .spectra import progress_bar, interactive_output     # bars in terminals and notebooks, none in logs
-from .model import SpectrumVAE, vae_config, velocity_pixels, zero_invalid, model_device
+from .model import SpectrumVAE, vae_config, velocity_pixels, model_device
+from .data import zero_invalid
 from .store import Store, as_store
 from .files import atomic_write
 from .run import Run
@@ -295,7 +296,7 @@ def array_dataloaders(flux,                   # (N, L) flux; NaN = no data
     "`DataLoaders` of `(flux, flux, valid)` batches (n_inp=1) from an (N, L) flux array (NaN = invalid)."
     flux = np.asarray(flux, dtype=np.float32)
     valid = np.isfinite(flux) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(flux)
-    x = torch.from_numpy(np.where(valid, flux, 0.).astype(np.float32))[:, None]
+    x = zero_invalid(torch.from_numpy(flux), torch.from_numpy(valid))[:, None]
     v = torch.from_numpy(valid)[:, None]
     idx = np.random.default_rng(seed).permutation(len(x))
     n_val = int(round(valid_pct * len(x)))

@@ -48,7 +48,8 @@ class BottleneckLoss:
         store_attr()
         self.recon = self.kl = torch.tensor(0.)
 
-    def __call__(self, preds, target, valid):
+    def parts(self, preds, target, valid) -> tuple:
+        "`(masked L1 reconstruction, KL per spectrum and node (B, n_latent))`, free nodes at 0: the two terms before weighting."
         recon, mu, logvar = preds
         valid = valid.to(recon.dtype)
         n_valid = valid.sum()
@@ -56,6 +57,10 @@ class BottleneckLoss:
         rec = ((recon.float() - target.float()).abs() * valid).sum() / n_valid
         kl_nodes = -0.5 * (1 + logvar.float() - mu.float()**2 - logvar.float().exp())
         if self.free_nodes: kl_nodes = kl_nodes.index_fill(1, torch.as_tensor(list(self.free_nodes), device=kl_nodes.device), 0.)
+        return rec, kl_nodes
+
+    def __call__(self, preds, target, valid):
+        rec, kl_nodes = self.parts(preds, target, valid)
         kl = (kl_nodes.mean(1) if self.kl_reduction == 'mean' else kl_nodes.sum(1)).mean()   # 'group' logs nats per spectrum
         self.recon, self.kl = rec.detach(), kl.detach()
         if self.kl_reduction == 'group': return rec + self.w_kl * torch.sqrt(kl_nodes.mean(0) + self.eps).sum()

@@ -11,10 +11,7 @@ class CapacityLoss(BottleneckLoss):
     "Burgess et al. 2018: recon + w_kl * |KL - C| (C set by a callback)."
     capacity = None
     def __call__(self, preds, target, valid):
-        recon, mu, logvar = preds
-        valid = valid.to(recon.dtype); n_valid = valid.sum()
-        rec = ((recon.float() - target.float()).abs() * valid).sum() / n_valid
-        kl_nodes = -0.5 * (1 + logvar.float() - mu.float()**2 - logvar.float().exp())
+        rec, kl_nodes = self.parts(preds, target, valid)
         kl = (kl_nodes.sum(1) if self.kl_reduction == 'sum' else kl_nodes.mean(1)).mean()
         self.recon, self.kl = rec.detach(), kl.detach()
         pen = kl if self.capacity is None else (kl - self.capacity).abs()

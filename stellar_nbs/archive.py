@@ -15,7 +15,7 @@ from .spectra import progress_bar     # a bar in terminals and notebooks, none i
 from .spectra import InputError, Spectrum
 from .mock import R_HARPS, GAIN, DETRON, Exposure, Spectrograph, vmic_vmac
 
-# %% ../nbs/01b_archive.ipynb #62018a49
+# %% ../nbs/01b_archive.ipynb #143d856a
 KINDS = {'FGK': 0.70, 'M': 0.13, 'AB': 0.09, 'giant': 0.08}
 LA_SILLA_LAT = -29.2584
 
@@ -59,6 +59,7 @@ def draw_targets(n_targets:int,       # number of stars
                          n_exp=int(min(1 + np.floor(rng.pareto(1.3) * 2.5), n_exposures_max))))
     return pd.DataFrame(rows)
 
+# %% ../nbs/01b_archive.ipynb #3af94619
 def berv(ra,   # right ascension [deg] (J2000)
          dec,  # declination [deg] (J2000)
          mjd   # Modified Julian Date(s) of the exposure
@@ -71,6 +72,7 @@ def berv(ra,   # right ascension [deg] (J2000)
     lam_sun = np.radians(280.460 + 0.9856474 * (np.asarray(mjd) - 51544.5))
     return 29.785 * np.cos(beta) * np.sin(lam_sun - lam)
 
+# %% ../nbs/01b_archive.ipynb #9ad1a251
 def draw_exposures(targets:pd.DataFrame, # `draw_targets` table
                    rng                   # `np.random.Generator` of every draw
                   ) -> pd.DataFrame:

@@ -56,12 +56,13 @@ def g2_mask(path=None) -> pd.DataFrame:
     "The HARPS G2 CCF mask: columns start, end, weight, center (Å)."
     return _read_mask(str(path or linelist_dir()/'HARPS_G2.mas')).copy()
 
-# %% ../nbs/01a_ccf.ipynb #eead7bed
+# %% ../nbs/01a_ccf.ipynb #cd925c0c
 def doppler_factor(v):
     "Exact relativistic Doppler factor λ_obs/λ_emit for a radial velocity `v` [km/s] (positive = receding)."
     b = np.asarray(v, dtype=np.float64) / C_KMS
     return np.sqrt((1 + b) / (1 - b))
 
+# %% ../nbs/01a_ccf.ipynb #e9c5118c
 def ccf(wave,            # (n,) wavelengths [Å], increasing, n >= 10
         flux,            # (n,) flux at `wave`; NaN = no data
         mask=None,       # line mask (start, end, weight columns, Å); None: `g2_mask()`
@@ -89,6 +90,7 @@ def ccf(wave,            # (n,) wavelengths [Å], increasing, n >= 10
     w = mask.weight.values[None] * ok
     return v_grid, (w * flux_in / (hi - lo)).sum(1) / np.maximum(w.sum(1), 1e-30)
 
+# %% ../nbs/01a_ccf.ipynb #9f3f746f
 def continuum(wave,      # (n,) wavelengths [Å], increasing
               flux,      # (n,) flux at `wave`, finite
               width=5.,  # window width [Å]

@@ -45,7 +45,7 @@ def observing_metadata(index:pd.DataFrame,  # latent rows: a `row` column (store
     order = dict.fromkeys([*METADATA_COLUMNS, *cat.columns, 'target'])
     return frame[[c for c in order if c in frame.columns]], source
 
-# %% ../nbs/07b_metadata.ipynb #a9fcefcf
+# %% ../nbs/07b_metadata.ipynb #4e5e94ad
 def analysable_columns(frame:pd.DataFrame,  # one row per spectrum: observing metadata or labels
                        min_rows:int=30,       # a column needs a value for at least this many spectra
                        max_levels:int=50      # text columns with more distinct values are skipped
@@ -61,6 +61,7 @@ def analysable_columns(frame:pd.DataFrame,  # one row per spectrum: observing me
         else: out[c] = 'numeric'
     return out
 
+# %% ../nbs/07b_metadata.ipynb #5c6fabfb
 def column_mi(latents,              # (n, d) latent means, rows aligned with `frame`
               frame:pd.DataFrame,   # (n rows) columns to test: metadata or labels
               nodes,                # node indices to test
@@ -82,6 +83,7 @@ def column_mi(latents,              # (n, d) latent means, rows aligned with `fr
     t['mi_above_null'] = t.mi - t.null_mean
     return t.sort_values(['node', 'mi_above_null'], ascending=[True, False], ignore_index=True)
 
+# %% ../nbs/07b_metadata.ipynb #01a532fa
 def ranked_columns(table:pd.DataFrame,  # a `column_mi` table
                    node:int             # the node whose columns to list
                   ) -> list:

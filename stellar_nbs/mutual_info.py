@@ -22,7 +22,7 @@ from fastcore.parallel import parallel
 from .informative import informative_nodes, column_ranks
 from .files import main_hidden
 
-# %% ../nbs/07_mutual_info.ipynb #83531f39
+# %% ../nbs/07_mutual_info.ipynb #c17a2dea
 def label_mask(y,           # (n,) label values; NaN/inf = unknown
                n_sigma=5,   # clip at this many std from the mean (np.inf: keep every finite value)
                max_iter=10  # rounds of re-estimating mean and std after clipping
@@ -37,6 +37,7 @@ def label_mask(y,           # (n,) label values; NaN/inf = unknown
         keep = new
     return keep
 
+# %% ../nbs/07_mutual_info.ipynb #800b3854
 def usable_rows(x,          # (n,) node values or (n, nodes) latents
                 y,          # (n,) label values; NaN = unknown
                 n_sigma=5   # label clipping of `label_mask`
@@ -46,6 +47,7 @@ def usable_rows(x,          # (n,) node values or (n, nodes) latents
     if len(x) != len(y): raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     return label_mask(y, n_sigma) & np.isfinite(x.reshape(len(x), -1)).all(1)
 
+# %% ../nbs/07_mutual_info.ipynb #1bdead55
 def _usable(x, y, groups=None, n_sigma=5):
     "`x`, `y` (float) and `groups` (None or array) restricted to the rows `usable_rows` keeps."
     keep = usable_rows(x, y, n_sigma)
@@ -400,13 +402,14 @@ def mi_table(latents,                 # spectra x nodes
     t.attrs.update(rows_used=len(z), rows_total=len(latents), n_perm=s.perms(method))
     return t
 
-# %% ../nbs/07_mutual_info.ipynb #4495170d
+# %% ../nbs/07_mutual_info.ipynb #92e17015
 def mi_matrix(table:pd.DataFrame, # `mi_table` output
               value='mi'          # column to pivot: 'mi', 'err', 'z', 'significant', ...
              ) -> pd.DataFrame:   # nodes x labels, labels in table order
     "Pivot a `mi_table` column to a nodes x labels DataFrame."
     return table.pivot(index='node', columns='label', values=value)[list(dict.fromkeys(table.label))]
 
+# %% ../nbs/07_mutual_info.ipynb #119e7d7f
 def best_nodes(table:pd.DataFrame,   # `mi_table` output
                nodes=None,           # restrict to these nodes; None: all
                significant_only=True # consider only significant rows
@@ -417,6 +420,7 @@ def best_nodes(table:pd.DataFrame,   # `mi_table` output
     if t.empty: return pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method']).rename_axis('label')
     return t.loc[t.groupby('label').mi.idxmax()].set_index('label')[['node', 'mi', 'err', 'z', 'method']]
 
+# %% ../nbs/07_mutual_info.ipynb #d8b7748d
 def rank_nodes(table:pd.DataFrame, # `mi_table` output
                nodes               # nodes to rank (e.g. `informative_nodes`)
               ) -> pd.DataFrame:

@@ -229,7 +229,7 @@ def analysis_config(config:AnalysisConfig=None,  # the starting settings; None: 
     mi = {k: v for k, v in changes.items() if k not in names}
     return replace(config, **{k: v for k, v in changes.items() if k in names}, mi={**config.mi, **mi})
 
-# %% ../nbs/07a_report.ipynb #70ef9eb7
+# %% ../nbs/07a_report.ipynb #a8c5e409
 def informative_part(mu,                        # (n, d) latent means
                      logvar=None,               # (n, d) latent log-variances; None: active units and activity ratios left out
                      null=None,                 # (m, d) latent means of an untrained model, for the untrained-model rule; None: none
@@ -248,6 +248,7 @@ def informative_part(mu,                        # (n, d) latent means
     if null is not None: out['untrained_mad'] = node_spread(null, 'mad').tolist()
     return out
 
+# %% ../nbs/07a_report.ipynb #04a85b9f
 def label_part(mu,                          # (n, d) latent means
                lab:pd.DataFrame,            # (n rows) labels aligned with `mu`
                used:list,                   # label columns to analyse
@@ -271,6 +272,7 @@ def label_part(mu,                          # (n, d) latent means
     out['mi_table'] = table.to_dict('records')
     return out, table, best
 
+# %% ../nbs/07a_report.ipynb #85ca6a0c
 def independence_part(mu,                          # (n, d) latent means
                       table:pd.DataFrame,          # the MI table of `label_part`
                       inf,                         # informative node indices (Method 1)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from .spectra import Grid, Spectrum, InputError
 
-# %% ../nbs/00a_resample.ipynb #a32fdaf3
+# %% ../nbs/00a_resample.ipynb #830f5ae6
 EXACT_TOL = 1e-6   # pixels: float64 round-off of a lattice written by another program
 
 def lattice_offset(wave:np.ndarray, # (n,) wavelengths [Å], increasing
@@ -26,6 +26,7 @@ def lattice_offset(wave:np.ndarray, # (n,) wavelengths [Å], increasing
     if np.abs((wave[probe] - grid.wmin) / step - (k0 + probe)).max() > 0.5: return k0, np.inf
     return k0, float(np.abs((wave - grid.wmin) / step - (k0 + np.arange(n))).max())
 
+# %% ../nbs/00a_resample.ipynb #55ebeef1
 @lru_cache(maxsize=16)
 def _grid_arrays(grid:Grid):
     "Cached read-only `grid.valid` and core pixel edges."
@@ -40,6 +41,7 @@ def pixel_edges(wave:np.ndarray) -> np.ndarray:
     e[0], e[-1] = 1.5 * wave[0] - 0.5 * wave[1], 1.5 * wave[-1] - 0.5 * wave[-2]
     return e
 
+# %% ../nbs/00a_resample.ipynb #0784db4b
 def _bin_integrals(dens, width, j, dx):
     "Integral of the piecewise-constant `dens` between consecutive positions (input pixel `j`, `dx` into it), from local sums."
     # sum(dens * width) over the whole pixels of each bin by np.add.reduceat: no global running sum, so one huge value
@@ -144,7 +146,7 @@ def screen_flux(wave,                 # (n,) wavelengths [Å] (for the reason te
                   f"({100 * n / len(bad):.0f} %, {len(runs)} runs: {where}); less than {100 * min_kept:.0f} % of the spectrum left")
     return Screened(bad, n, runs, reason)
 
-# %% ../nbs/00a_resample.ipynb #9f82f46a
+# %% ../nbs/00a_resample.ipynb #635a8fd4
 @dataclass
 class GriddedSpectrum:
     "A spectrum on a `Grid`: float32 flux / median (NaN where invalid), validity mask and quality numbers."
@@ -162,6 +164,7 @@ class GriddedSpectrum:
         return (f"GriddedSpectrum({self.method}, {self.valid.sum():,}/{len(self.flux):,} valid px, median {self.median:.4g}, "
                 f"mean {self.mean:.4g}{', degenerate: ' + self.reason if self.degenerate else ''})")
 
+# %% ../nbs/00a_resample.ipynb #058b33cf
 def _degeneracy(median, mean, min_median, min_mean) -> str:
     if not median > 0: return f"median flux {median:.4g} <= 0: cannot normalise"
     if min_median is not None and median <= min_median: return f"median flux {median:.4g} <= {min_median:g}"
@@ -186,6 +189,7 @@ def normalised(raw:np.ndarray,  # (grid.length,) raw flux on the padded grid; Na
     reason = _degeneracy(median, mean, min_median, min_mean)
     return GriddedSpectrum(flux, valid, median, mean, bool(reason), reason, method)
 
+# %% ../nbs/00a_resample.ipynb #1a05f221
 def _coverage_hint(spec:Spectrum, grid:Grid) -> str:
     "Why a spectrum has no pixel on `grid`: its wavelength range against the grid's, and what the numbers look like."
     w0, w1 = float(spec.wave[0]), float(spec.wave[-1])

@@ -164,7 +164,7 @@ class History(Callback):
         self.rows = [r for r in self.rows if r['epoch'] != self.epoch] + [row]
         atomic_write(self.fname, lambda tmp: pd.DataFrame(self.rows).to_csv(tmp, index=False))
 
-# %% ../nbs/05_train.ipynb #9ac6a72e
+# %% ../nbs/05_train.ipynb #12ad8a41
 def _bare_model(model): return getattr(model, '_orig_mod', model)   # unwrap torch.compile
 
 def _plain(o):
@@ -183,6 +183,7 @@ def save_checkpoint(learn,  # the `Learner`
                  iteration=int(learn.iteration), epoch=int(epoch), config=getattr(model, 'config', None))
     atomic_write(fname, lambda tmp: torch.save(state, tmp))
 
+# %% ../nbs/05_train.ipynb #22ccd1c5
 def load_checkpoint(learn,              # the `Learner` to restore into
                     fname,              # a `save_checkpoint` file
                     with_opt:bool=True  # restore the optimiser state too
@@ -196,6 +197,7 @@ def load_checkpoint(learn,              # the `Learner` to restore into
     learn.iteration = int(state['iteration'])
     return state
 
+# %% ../nbs/05_train.ipynb #1d641fc2
 class Checkpointer(Callback):
     "Save a checkpoint every `every` training iterations (if given), every `every_s` seconds, after every epoch and every `fit`."
     order = 80
@@ -353,7 +355,7 @@ class DopplerAugment(Callback):
         self.learn.xb = (xs,) + tuple(self.xb[1:])
         self.learn.yb = (xs,) + tuple(self.yb[1:-1]) + (vs,)
 
-# %% ../nbs/05_train.ipynb #9e20d2f3
+# %% ../nbs/05_train.ipynb #dcd17902
 class DopplerPairs(Callback):
     "Batches of spectrum pairs at two random velocities; penalise code changes that are not one common direction x velocity difference."
     order = -16                      # before ZeroInvalid
@@ -398,6 +400,7 @@ class DopplerPairs(Callback):
         self.learn.loss_grad = self.learn.loss_grad + loss
         self.penalty = self.penalty.detach()
 
+# %% ../nbs/05_train.ipynb #61ecacac
 def shift_direction(mu,  # (2h, n_latent): codes of h spectra at velocity d1, then the same at d2
                     d    # (h,) velocity differences d2 - d1 in units of v_max
                    ):    # (n_latent,) direction w
@@ -405,6 +408,7 @@ def shift_direction(mu,  # (2h, n_latent): codes of h spectra at velocity d1, th
     h = len(d); dm = mu[h:].float() - mu[:h].float()
     return (d[:, None] * dm).sum(0) / (d.pow(2).sum() + 1e-6)
 
+# %% ../nbs/05_train.ipynb #f27e7fc9
 def equivariance_penalty(mu,            # (2h, n_latent): codes of h spectra at velocity d1, then the same at d2
                          d,             # (h,) velocity differences d2 - d1 in units of v_max
                          min_norm=0.):  # hinge on |w|

@@ -365,7 +365,7 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
                 figures:bool=True,  # write the PNG figures
                 **changes         # fields of `AnalysisConfig` to change (n_boot=, max_rows=, ...); others go to `mi_table`
                ) -> 'Report':    # also written as RUN/report.json and report.md
-    "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the `Report`."
+    "Method 1 + Method 2 on an encoded run; writes run/report.json, run/report.md and PNGs; returns the `Report`. Keywords: `AnalysisConfig` fields (others go to `mi_table`)."
     c = analysis_config(config, **changes)
     mu, logvar, index = Run(run).latents()
     run = Path(run)

@@ -266,7 +266,7 @@ def vae_learner(dls,                   # `DataLoaders` of `(flux, flux, valid)` 
                 cbs=None,              # more fastai callbacks
                 **changes              # fields of `TrainConfig` that change `config` (lr=, kl=, ...)
                ) -> Learner:           # with the loss, callbacks and optimiser of `config`
-    "A fastai `Learner` training `model` on `dls` (batches `(flux, flux, valid)`) with the bottleneck loss."
+    "A fastai `Learner` training `model` on `dls` (batches `(flux, flux, valid)`) with the bottleneck loss; keywords change `config` (`TrainConfig` fields)."
     config = (config or TrainConfig()).replace(**changes)
     device = getattr(dls, 'device', None) or model_device(model)
     cbs = [IterationCounter(), ZeroInvalid(), KLWarmup(**config.kl)] + list(cbs or [])
@@ -475,7 +475,7 @@ def train_run(store,             # the store (a `Store` or its folder) to train 
               progress:bool=True,# bars in terminals/notebooks, a line per epoch in logs
               **changes          # fields of `TrainConfig` that change the recipe (epochs=, bs=, lr=, ...)
              ) -> Learner:       # the trained learner
-    "Train a `SpectrumVAE` on `store` and write config, split, checkpoints, weights and history into folder `run`."
+    "Train a `SpectrumVAE` on `store` into folder `run` (config, split, checkpoints, weights, history); keywords: `TrainConfig` fields changing `config`."
     config = train_config(config, **changes)
     store = as_store(store); run = Run(run, store)
     with run.lock():

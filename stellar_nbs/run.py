@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from .spectra import Grid, InputError, NotFoundError, RangeError
-from .files import atomic_write, folder_lock
+from .files import atomic_write, folder_lock, fsync_file
 from .store import Store
 from fastcore.basics import patch_to
 
@@ -137,10 +137,12 @@ def model(self,
 # %% ../nbs/04a_run.ipynb #cbd43f8f
 @patch_to(Run)
 def latents(self) -> Latents:
-    "The run's `Latents`, checked: `latents.npy` (2-D), `latents_logvar.npy` if there, `latents_index.csv`."
+    "The run's `Latents`, checked: `latents.npy` (2-D), `latents_logvar.npy` if there, `latents_index.csv`; read once per encoding."
     if 'latents' in self._parts: return self._parts['latents']
     f, fi, fl = self.file('latents'), self.file('index'), self.file('logvar')
     if not f.exists(): raise FileNotFoundError(f"{f}: missing; encode the store first (stellar-nbs encode)")
+    s = f.stat(); stamp = (s.st_ino, s.st_mtime_ns, s.st_size)   # a new encoding replaces latents.npy (a new inode): read again
+    if self._parts.get('read', (None,))[0] == stamp: return self._parts['read'][1]
     if not fi.exists(): raise FileNotFoundError(f"{fi}: missing; latents.npy needs its index (row, dp_id per latent row)")
     mu = np.load(f, allow_pickle=False)
     if mu.ndim != 2: raise InputError(f"{f}: expected a 2-D array (spectra x nodes), got shape {mu.shape}")
@@ -150,7 +152,8 @@ def latents(self) -> Latents:
     if 'row' not in index.columns: index.insert(0, 'row', np.arange(len(index)))
     if len(index) != len(mu) or (logvar is not None and logvar.shape != mu.shape):
         raise InputError(f"{self.path}: latents {mu.shape}, logvar {None if logvar is None else logvar.shape} and index ({len(index)} rows) disagree")
-    return Latents(mu, logvar, index)
+    self._parts['read'] = stamp, Latents(mu, logvar, index)
+    return self._parts['read'][1]
 
 def _save_npy(fname, arr):
     with open(fname, 'wb') as f: np.save(f, arr)
@@ -170,10 +173,7 @@ def write_latents(self,
     tmp = {n: self.path/f'.{RUN_FILES[n]}.tmp' for n in names}
     try:
         _save_npy(tmp['latents'], mu); _save_npy(tmp['logvar'], logvar); index.to_csv(tmp['index'], index=False)
-        for t in tmp.values():
-            fd = os.open(t, os.O_RDONLY)
-            try: os.fsync(fd)
-            finally: os.close(fd)
+        for t in tmp.values(): fsync_file(t)
         for n in ('index', 'logvar', 'latents'): os.replace(tmp[n], self.file(n))
     finally:
         for t in tmp.values(): t.unlink(missing_ok=True)
@@ -200,11 +200,15 @@ def of(cls,
        store=None       # a store (path or `Store`)
       ) -> Run:
     "A `Run` held in memory: a model (anything with `encode`/`decode`), latent means, a grid, an index, a store."
-    run = cls(None, store)
-    if model is not None: run._parts['model'] = model
-    if latents is not None: run._parts['latents'] = latents if isinstance(latents, Latents) else Latents.of(latents, index=index)
-    if grid is not None: run._parts['grid'] = grid
-    return run
+    return cls(None, store)._hold(model, latents, grid, index)
+
+@patch_to(Run)
+def _hold(self, model=None, latents=None, grid=None, index=None) -> Run:
+    "Keep the given parts in memory, in place of the folder's."
+    if model is not None: self._parts['model'] = model
+    if latents is not None: self._parts['latents'] = latents if isinstance(latents, Latents) else Latents.of(latents, index=index)
+    if grid is not None: self._parts['grid'] = grid
+    return self
 
 def as_run(run_or_model,     # a `Run`, a run folder, a model with `decode`, or None
            latents=None,     # (n, n_latent) latent means or a `Latents`, replacing the run's
@@ -212,11 +216,7 @@ def as_run(run_or_model,     # a `Run`, a run folder, a model with `decode`, or 
            store=None        # a store (path or `Store`) for the run; a given `Run` keeps its own
           ) -> Run:
     "`run_or_model` as a `Run`: a `Run`, a run folder, or a model (with `latents`/`grid` given in memory)."
-    if isinstance(run_or_model, Run): run = run_or_model
-    elif hasattr(run_or_model, 'decode'): return Run.of(run_or_model, latents, grid, store=store)
-    elif run_or_model is None: return Run.of(None, latents, grid, store=store)
-    else: run = Run(run_or_model, store)
-    if latents is not None: run._parts['latents'] = latents if isinstance(latents, Latents) else Latents.of(latents)
-    if grid is not None: run._parts['grid'] = grid
+    if run_or_model is None or hasattr(run_or_model, 'decode'): return Run.of(run_or_model, latents, grid, store=store)
+    run = run_or_model if isinstance(run_or_model, Run) else Run(run_or_model, store)
     if store is not None and run._store is None: run._store = store
-    return run
+    return run._hold(latents=latents, grid=grid)

@@ -552,7 +552,7 @@ def encode_rows(model,                 # the `SpectrumVAE` that encodes
     check_number('bs', bs)
     if store.grid.length != model.config['length']:
         raise InputError(f"{store.path}: grid has {store.grid.length} px, the model of {run or 'this run'} expects {model.config['length']}")
-    trained = None if run is None else Run(run).grid if not isinstance(run, Run) else Run(run.path).grid
+    trained = None if run is None else Run(getattr(run, 'path', run)).grid     # the grid the model was trained on
     if trained is not None and _lattice(trained) != _lattice(store.grid):
         raise InputError(f"{store.path}: grid {_lattice(store.grid)} is not the grid {_lattice(trained)} the model of {run} was trained on")
     rows = np.arange(len(store)) if rows is None else np.asarray(rows)

@@ -90,7 +90,7 @@ def train_command(store:str,              # store written by `prepare`
     from stellar_nbs.train import train_run
     set_threads(threads)
     _need(Path(store)/'grid.json', 'a store (run `stellar-nbs prepare` first)')
-    if resume and not (Path(run)/'checkpoint.pth').exists(): raise InputError(f"{run}: nothing to resume (no checkpoint.pth); train without --resume")
+    if resume and not Run(run).has('checkpoint'): raise InputError(f"{run}: nothing to resume (no checkpoint.pth); train without --resume")
     changes = {k: v for k, v in dict(epochs=epochs, bs=bs).items() if v is not None}    # not given: the recipe's
     learn = train_run(store, run, preset, seed=seed, device=device, resume=resume, **changes)
     print(f"trained; run folder {run}")
@@ -104,6 +104,8 @@ def set_threads(n:int):
 def _need(path, what):
     if not Path(path).exists(): raise FileNotFoundError(f"{Path(path).parent}: not {what} ({Path(path).name} missing)")
 
+def _need_encoded(run): _need(Run(run).file('latents'), 'an encoded run (run `stellar-nbs encode` first)')
+
 # %% ../nbs/10_cli.ipynb #c84afa18
 def encode_command(store:str,             # store written by `prepare`
            run:str,               # run folder written by `train`
@@ -113,7 +115,7 @@ def encode_command(store:str,             # store written by `prepare`
     from stellar_nbs.train import encode_store
     _need(Run(run).file('config'), 'a run folder (run `stellar-nbs train` first)')
     mu = encode_store(store, run, bs=bs, device=device)
-    print(f"encoded {mu.shape[0]} spectra into {mu.shape[1]} nodes: {Path(run)/'latents.npy'}")
+    print(f"encoded {mu.shape[0]} spectra into {mu.shape[1]} nodes: {Run(run).file('latents')}")
     return mu
 
 # %% ../nbs/10_cli.ipynb #d9a6b018
@@ -124,11 +126,11 @@ def analyse_command(run:str,              # run folder with latents (run `stella
             boot_rows:int=10000): # rows per rescaled bootstrap resample of the node counts (0: the plain bootstrap)
     "Both analyses (informative nodes, mutual information); RUN/report.json, report.md and figures."
     from stellar_nbs.report import analyse_run, Report
-    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    _need_encoded(run)
     check_number('max_rows', max_rows, minimum=0); check_number('boot_rows', boot_rows, minimum=0)
     rep = analyse_run(run, store=store, labels=labels, max_rows=max_rows or None, boot_rows=boot_rows or None)
     print(Report(rep).summary())
-    print(f"report: {Path(run)/'report.md'}")
+    print(f"report: {Run(run).file('report_md')}")
     return rep
 
 # %% ../nbs/10_cli.ipynb #7c69594e
@@ -139,7 +141,7 @@ def traverse_command(run:str,             # encoded run folder
              out:str=None):       # PNG to write (default RUN/traversal_node<N>.png; an .html slider beside it)
     "Sweep one latent node over its observed range and plot decoded spectra in zoomed windows."
     from stellar_nbs.explore import traverse as _traverse, plot_traversal, traversal_html
-    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    _need_encoded(run)
     spec = int(spectrum) if str(spectrum).isdigit() else spectrum
     trav = _traverse(run, node, spectrum=spec, n_frames=frames)
     out = Path(out) if out else Path(run)/f'traversal_node{node}.png'
@@ -155,8 +157,8 @@ def retrieve_command(run:str,             # encoded run folder
              nodes:str=None):     # comma-separated nodes to index (default: the run's informative nodes)
     "The k spectra nearest to QUERY in the space of informative nodes."
     from stellar_nbs.explore import LatentIndex
-    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
-    index = LatentIndex.load(run) if nodes is None and (Path(run)/'retrieval.npz').exists() else None
+    _need_encoded(run)
+    index = LatentIndex.load(run) if nodes is None and Run(run).has('retrieval') else None
     if index is not None and index.stale(run): index = None      # built from other latents or nodes: rebuild
     if index is None:
         try: picked = None if nodes is None else [int(n) for n in nodes.split(',')]
@@ -174,13 +176,13 @@ def anomalies_command(run:str,            # encoded run folder
               plot:int=6):        # top anomalies to plot into RUN/anomalies.png (0: none)
     "Rank spectra by anomaly score (isolation forest on latents + reconstruction residuals, incl. a second line system)."
     from stellar_nbs.anomalies import anomaly_scores, plot_anomalies
-    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    _need_encoded(run)
     table = anomaly_scores(run, store=store, save=True)
-    if plot: plot_anomalies(table, run, store=store, n=plot).savefig(Path(run)/'anomalies.png', dpi=80, bbox_inches='tight')
+    if plot: plot_anomalies(table, run, store=store, n=plot).savefig(Run(run).file('anomalies_png'), dpi=80, bbox_inches='tight')
     cols = [c for c in ('rank', 'dp_id', 'target', 'score', 'driver', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit',
                         'recon_companion', 'companion_rv', 'percentile') if c in table]
     print(table[cols].head(top).to_string(index=False))
-    print(f"table: {Path(run)/'anomalies.csv'}")
+    print(f"table: {Run(run).file('anomalies')}")
     return table
 
 # %% ../nbs/10_cli.ipynb #aeb7537a
@@ -191,10 +193,10 @@ def explain_command(run:str,              # encoded run folder (latents.npy; mod
             max_rows:int=20000):  # MI on at most this many spectra (a random subset)
     "What each node tracks (observing metadata, labels, a step in time), which lines it moves, whether it acts like a Doppler shift."
     from stellar_nbs.explain import explain_run
-    _need(Path(run)/'latents.npy', 'an encoded run (run `stellar-nbs encode` first)')
+    _need_encoded(run)
     res = explain_run(run, store=store, nodes=node, method=method, max_rows=max_rows)
     for k, e in res['node'].items(): print(f"node {k}: " + ('; '.join(e['summary']) or 'nothing found above the null'))
-    print(f"explanations: {Path(run)/'explain.md'} ({res['metadata_source']}; model: {res['model']})")
+    print(f"explanations: {Run(run).file('explain_md')} ({res['metadata_source']}; model: {res['model']})")
     return res
 
 # %% ../nbs/10_cli.ipynb #b1b467a5
@@ -217,7 +219,7 @@ def demo_command(out:str,                 # folder for everything (archive/, sto
     print('\n' + Report(rep).summary())
     if len(ranks): print("injected odd spectra, percentile of anomaly rank (small = anomalous): " +
                          ', '.join(f"{k} {p:.1f} %" for k, p in ranks.items()))
-    print(f"report: {Path(out)/'run'/'report.md'}")
+    print(f"report: {Run(Path(out)/'run').file('report_md')}")
     return rep
 
 

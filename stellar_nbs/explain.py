@@ -440,7 +440,7 @@ def add_report_section(run,        # run folder
                        res:dict    # an `explain_run` result
                       ) -> bool:   # False when RUN/report.md does not exist
     "Add (or replace) a '## Node explanations' section with one line per node in RUN/report.md, when it exists."
-    p = Path(run)/'report.md'
+    p = Run(run).file('report_md')
     if not p.exists(): return False
     text, _ = split_section(p.read_text(), '## Node explanations')
     sec = ['## Node explanations', '', 'What each node tracks (`explain_run`; details in [explain.md](explain.md)).', '']
@@ -515,7 +515,7 @@ def explain_run(run,                  # run folder with latents.npy + latents_in
         res['node'][k] = e
     res = jsonable(res)
     write_json(r.file('explain'), res)
-    (run/'explain.md').write_text(explain_markdown(res))
+    r.file('explain_md').write_text(explain_markdown(res))
     add_report_section(run, res)
     return res
 

@@ -379,9 +379,9 @@ def build(cls:LatentIndex, run, nodes=None, store=None):
 @patch
 def stale(self:LatentIndex, run=None) -> str:
     "Why this saved index no longer answers for `run` (default: its own): the latents changed, or the run's informative nodes; '' if current."
-    run = Path(run if run is not None else self.run)
-    if getattr(self, 'latents_sha', None) != latents_sha(run): return f"{run/'latents.npy'} changed since the index was built"
-    rep = run/'report.json'
+    r = Run(run if run is not None else self.run)
+    if getattr(self, 'latents_sha', None) != latents_sha(r.path): return f"{r.file('latents')} changed since the index was built"
+    rep = r.file('report')
     nodes = json.loads(rep.read_text()).get('informative_nodes') if rep.exists() else None
     if nodes and list(map(int, nodes)) != self.nodes.tolist(): return f"{rep}: the informative nodes are now {nodes}, the index has {self.nodes.tolist()}"
     return ''
@@ -398,18 +398,19 @@ def save(self:LatentIndex, path=None) -> Path:
     for c in self.labels.columns:
         col = self.labels[c]
         arrays[f'label:{c}'] = col.to_numpy(np.float64) if pd.api.types.is_numeric_dtype(col) else col.fillna('').astype(str).to_numpy().astype(str)
-    np.savez(folder/'retrieval.npz', **arrays)
+    npz, js = Run(folder).file('retrieval'), Run(folder).file('retrieval_meta')
+    np.savez(npz, **arrays)
     meta = dict(kind='stellar_nbs.LatentIndex', n_spectra=len(self), nodes=self.nodes.tolist(), metric='euclidean',
                 standardisation='(mu - median) / (1.4826 MAD)', labels=list(self.labels.columns),
                 run=None if self.run is None else str(self.run.resolve()),
                 grid=None if self.grid is None else self.grid.to_dict(), latents_sha256=getattr(self, 'latents_sha', None))
-    (folder/'retrieval.json').write_text(json.dumps(meta, indent=1))
-    return folder/'retrieval.npz'
+    js.write_text(json.dumps(meta, indent=1))
+    return npz
 
 @patch(cls_method=True)
 def load(cls:LatentIndex, path):
     "Load an index saved by `save` (a folder holding `retrieval.npz`, or the npz itself)."
-    p = Path(path); npz = p/'retrieval.npz' if p.is_dir() else p
+    p = Path(path); npz = Run(p).file('retrieval') if p.is_dir() else p
     if not npz.exists(): raise FileNotFoundError(f"{npz}: no saved retrieval index (run LatentIndex.build(run).save())")
     meta_p = npz.with_suffix('.json'); meta = json.loads(meta_p.read_text()) if meta_p.exists() else {}
     with np.load(npz, allow_pickle=False) as a:

@@ -258,8 +258,8 @@ def label_part(mu,                          # (n, d) latent means
               ) -> tuple:
     "Method 2: `(report part, MI table, best nodes)`: best node per label, labels without one, decodability, ranked nodes."
     c = config or AnalysisConfig()
-    method, n_workers, seed, max_rows, mi_kwargs = c.method, c.n_workers, c.seed, c.max_rows, c.mi
-    table = mi_table(mu, lab, method, labels_used=used, n_workers=n_workers, seed=seed, max_rows=max_rows, settings=MISettings.of(**mi_kwargs)) if used else None
+    table = mi_table(mu, lab, c.method, labels_used=used, n_workers=c.n_workers, seed=c.seed, max_rows=c.max_rows,
+                     settings=MISettings.of(**c.mi)) if used else None
     best = pd.DataFrame(columns=['node', 'mi', 'err', 'z', 'method'])
     if table is None: return {}, None, best
     best, corr = best_nodes(table), table.set_index(['node', 'label'])
@@ -267,7 +267,7 @@ def label_part(mu,                          # (n, d) latent means
                                   mi_minus_null=b.mi - corr.loc[(b.node, l), 'null_mean'], informative=int(b.node) in set(inf),
                                   activity_ratio=None if ratio is None else ratio[int(b.node)]) for l, b in best.iterrows()})
     out['labels_without_node'] = [l for l in dict.fromkeys(table.label) if l not in out['best_node']]
-    out['decodability'] = decodability(mu, lab, labels_used=used, seed=seed).to_dict('records')
+    out['decodability'] = decodability(mu, lab, labels_used=used, seed=c.seed).to_dict('records')
     out['informative_ranked'] = rank_nodes(table, inf).to_dict('records')
     out['mi_table'] = table.to_dict('records')
     return out, table, best
@@ -385,8 +385,8 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
     if c.boot_rows is not None and len(mu) > c.boot_rows: notes.append(f"count intervals: rescaled bootstrap of {c.boot_rows:,}-row resamples (boot_rows)")
     rep = Report(run=str(run), n_spectra=len(mu), n_latent=mu.shape[1], n_labelled={l: int(lab[l].notna().sum()) for l in used})
     rep.update(informative_part(mu, logvar, null, c), method=c.method)
-    inf, spread = np.asarray(rep['informative_nodes'], dtype=np.int64), node_spread(mu, c.stat)
-    part, table, best = label_part(mu, lab, used, inf, None if logvar is None else activity_ratio(mu, logvar), c)
+    inf, spread = np.asarray(rep['informative_nodes'], dtype=np.int64), np.asarray(rep.get('spread', rep['mad']))   # Method 1's
+    part, table, best = label_part(mu, lab, used, inf, rep['activity_ratio'], c)
     rep.update(part)
     if table is not None:
         truth_lab = None if truth is None else run_labels(run, index, labels=truth)
@@ -398,8 +398,8 @@ def analyse_run(run,              # the encoded run folder (latents.npy + latent
                                  [_save(mad_stem(spread, c.threshold).figure, run/'mad_stem.png')]
     rep['labels'], rep['notes'] = used, notes
     rep = Report(jsonable(rep))
-    write_json(run/'report.json', rep)
-    (run/'report.md').write_text(_with_kept_sections(run, rep.markdown()))
+    write_json(Run(run).file('report'), rep)
+    Run(run).file('report_md').write_text(_with_kept_sections(run, rep.markdown()))
     return rep
 
 
@@ -421,7 +421,7 @@ def kept_sections(text:str) -> str:
     return '\n\n'.join(s for s in (split_section(text, h)[1] for h in ADDED_SECTIONS) if s)
 
 def _with_kept_sections(run:Path, md:str) -> str:
-    old, ex, lat = run/'report.md', run/'explain.json', run/'latents.npy'
+    old, ex, lat = (Run(run).file(n) for n in ('report_md', 'explain', 'latents'))
     kept = kept_sections(old.read_text()) if old.exists() else ''
     if not kept: return md
     if ex.exists() and lat.exists() and ex.stat().st_mtime >= lat.stat().st_mtime: return md.rstrip('\n') + '\n\n' + kept + '\n'

@@ -17,7 +17,7 @@ from sklearn.ensemble import IsolationForest
 import warnings
 from sklearn.neighbors import NearestNeighbors
 from .explore import robust_standardisation, _run_nodes
-from .run import Run, Latents, as_run
+from .run import Latents, as_run
 from .model import model_device
 from .ccf import C_KMS, ccf_batch, continuum
 from .spectra import InputError

@@ -9,14 +9,14 @@ __all__ = ['COMMANDS', 'USER_ERRORS', 'OPTION_MINIMA', 'parse_grid', 'mock_comma
            'main']
 
 # %% ../nbs/10_cli.ipynb #ed057da7
-import os, sys, io, time, json, argparse, contextlib
+import os, sys, argparse
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.script import Param, store_true
 from fastcore.docments import docments
 from .spectra import Grid, SpectrumError, StellarNbsError, InputError, check_number
 from .run import Run
-from .pipeline import DEMO_GRID, DEMOS
+from .pipeline import DEMO_GRID
 
 # %% ../nbs/10_cli.ipynb #952d173c
 def parse_grid(spec:str) -> Grid:

@@ -19,13 +19,12 @@ from .spectra import Grid, InputError, RangeError
 from .ccf import C_KMS, ccf_batch, doppler_factor, continuum, relative_shift
 from .mock import BALMER, SUN, stellar_lines, line_tau0
 from .store import Store
-from .metadata import NOT_ANALYSED, observing_metadata, analysable_columns, column_mi, ranked_columns, time_step
+from .metadata import observing_metadata, column_mi, ranked_columns, time_step
 from .informative import informative_nodes
-from .mutual_info import mi_table, MISettings
 from .report import run_labels, split_section, md_table
 from .files import jsonable, write_json
 from .run import Run
-from .explore import decode_latents, node_values
+from .explore import decode_latents
 
 # %% ../nbs/08b_explain.ipynb #06e85cd2
 @dataclass

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
-from .spectra import Grid, InputError
+from .spectra import Grid
 from .files import write_json
 from .run import Run
 

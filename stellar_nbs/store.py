@@ -8,8 +8,7 @@ __all__ = ['FITS_SUFFIXES', 'METADATA_CARDS', 'METADATA_TEXT', 'METADATA_COLUMNS
            'Store', 'prepare', 'in_order', 'as_store', 'join_labels']
 
 # %% ../nbs/02_store.ipynb #7033e10f
-import fcntl, json, os, sys, time, types, uuid
-from contextlib import contextmanager
+import json, os, time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
@@ -18,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np, pandas as pd
 from .spectra import progress_bar     # a bar in terminals and notebooks, none in logs
-from .spectra import Grid, read_spectrum, dp_id_from_name, InputError, BusyError
+from .spectra import Grid, read_spectrum, dp_id_from_name, InputError
 from .resample import to_grid
 from .files import atomic_write, folder_lock, jsonable, main_hidden
 from fastcore.basics import patch

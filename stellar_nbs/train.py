@@ -9,15 +9,13 @@ __all__ = ['BottleneckLoss', 'IterationCounter', 'ZeroInvalid', 'KLWarmup', 'Los
            'default_device', 'check_device', 'train_run', 'save_model', 'encode_store', 'encode_rows']
 
 # %% ../nbs/05_train.ipynb #88316d9a
-import json, os, time, random, math, dataclasses
-from dataclasses import dataclass
+import time, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from fastcore.basics import store_attr, noop
-from fastcore.meta import delegates
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelTrainException
 from fastai.callback.training import GradientClip

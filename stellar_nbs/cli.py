@@ -140,13 +140,9 @@ def traverse_command(run:str,             # encoded run folder
              frames:int=9,        # number of frames over the node's 2-98 % range
              out:str=None):       # PNG to write (default RUN/traversal_node<N>.png; an .html slider beside it)
     "Sweep one latent node over its observed range and plot decoded spectra in zoomed windows."
-    from stellar_nbs.explore import traverse as _traverse, plot_traversal, traversal_html
+    from stellar_nbs.pipeline import save_traversal
     _need_encoded(run)
-    spec = int(spectrum) if str(spectrum).isdigit() else spectrum
-    trav = _traverse(run, node, spectrum=spec, n_frames=frames)
-    out = Path(out) if out else Path(run)/f'traversal_node{node}.png'
-    plot_traversal(trav).savefig(out, dpi=90, bbox_inches='tight')
-    html = traversal_html(trav, out.with_suffix('.html'))
+    trav, out, html = save_traversal(run, node, out, int(spectrum) if str(spectrum).isdigit() else spectrum, frames)
     print(f"traversal of node {node} for {trav.label}: {out} and {html}")
     return out
 
@@ -175,10 +171,9 @@ def anomalies_command(run:str,            # encoded run folder
               top:int=20,         # rows to print
               plot:int=6):        # top anomalies to plot into RUN/anomalies.png (0: none)
     "Rank spectra by anomaly score (isolation forest on latents + reconstruction residuals, incl. a second line system)."
-    from stellar_nbs.anomalies import anomaly_scores, plot_anomalies
+    from stellar_nbs.pipeline import save_anomalies
     _need_encoded(run)
-    table = anomaly_scores(run, store=store, save=True)
-    if plot: plot_anomalies(table, run, store=store, n=plot).savefig(Run(run).file('anomalies_png'), dpi=80, bbox_inches='tight')
+    table = save_anomalies(run, store, plot)
     cols = [c for c in ('rank', 'dp_id', 'target', 'score', 'driver', 'iforest', 'recon_excess', 'recon_emission', 'recon_deficit',
                         'recon_companion', 'companion_rv', 'percentile') if c in table]
     print(table[cols].head(top).to_string(index=False))
